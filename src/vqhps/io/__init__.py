@@ -1,0 +1,1 @@
+"""File formats and safe I/O: atomic writes, Parquet shards, restricted unpickling."""
