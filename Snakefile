@@ -1,0 +1,28 @@
+# vqhps: VQ-HPS from raw datasets to the paper's tables. Targets: `demo` (synthetic Anny data, CPU),
+# `paper` / `all` (the licence-gated datasets; see README). All logic lives in `python -m vqhps.stages.*`.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/check_data.smk"
+include: "workflow/rules/make_synthetic.smk"
+include: "workflow/rules/prepare_meshes.smk"
+include: "workflow/rules/render_images.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets("paper"),
+
+
+rule paper:
+    input:
+        final_targets("paper"),
+
+
+rule demo:
+    input:
+        final_targets("demo"),

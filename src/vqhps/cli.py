@@ -1,0 +1,145 @@
+"""The common shape of every ``python -m vqhps.stages.<stage>`` entry point.
+
+A stage module defines ``run(ctx) -> dict[str, float]`` and calls :func:`stage_main`. This module
+parses the shared flags, validates ``params.yaml`` before any work, routes logging to the
+Snakemake log file and stderr, opens the MLflow run, writes ``metrics.json`` (the DVC metric) and
+logs the same dict to MLflow. User errors (bad params, missing data) end with one clear message
+and exit status 1 or 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vqhps.config import ExperimentParams, load_params, section_dict
+from vqhps.configtools import ConfigError
+from vqhps.io.atomic import write_text_atomic
+from vqhps.paths import stage_dir
+from vqhps.tracking import Tracker, tracked_run
+
+_log = logging.getLogger("vqhps")
+
+
+class UserError(RuntimeError):
+    """A problem the user can fix (missing file, inconsistent inputs); printed without a traceback."""
+
+
+@dataclass
+class StageContext:
+    """Everything a stage's ``run`` needs: validated params, its output folder, tracker, machine flags."""
+
+    stage: str
+    experiment: str
+    params: ExperimentParams
+    results: Path  # results root (``results`` by default)
+    out_dir: Path  # results/<experiment>/<stage>
+    tracker: Tracker
+    workers: int
+    device: str
+    args: argparse.Namespace
+
+    @property
+    def section(self) -> Any:
+        return self.params.section(self.stage)
+
+    def upstream(self, stage: str) -> Path:
+        """Output folder of another stage of the same experiment."""
+        return stage_dir(self.results, self.experiment, stage)
+
+
+def build_parser(stage: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m vqhps.stages.{stage}", description=description)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="parameter file (default: params.yaml)")
+    parser.add_argument("--experiment", required=True, help="experiment (top-level section of params.yaml): demo or paper")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+    parser.add_argument("--log", type=Path, default=None, help="also write the log to this file")
+    parser.add_argument("--no-track", action="store_true", help="do not log to MLflow (also: VQHPS_NO_TRACK=1)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="worker processes for parallel work (default: VQHPS_WORKERS or the CPU count)")
+    parser.add_argument("--device", default=os.environ.get("VQHPS_DEVICE", "auto"),
+                        help="torch device: auto, cpu, cuda, cuda:N (default: VQHPS_DEVICE or auto)")
+    return parser
+
+
+def stage_main(
+    stage: str,
+    run: Callable[[StageContext], dict[str, float]],
+    argv: Sequence[str] | None = None,
+    description: str = "",
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    """Run one stage; returns the process exit status."""
+    parser = build_parser(stage, description)
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.log)
+    try:
+        params = load_params(args.params).experiment(args.experiment)
+        params.section(stage)
+    except (ConfigError, FileNotFoundError) as err:
+        _log.error("%s", err)
+        return 2
+    out_dir = stage_dir(args.results, args.experiment, stage)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx_params = section_dict(params, stage)
+    started = time.perf_counter()
+    try:
+        with tracked_run(args.experiment, stage, ctx_params, enabled=not args.no_track) as tracker:
+            ctx = StageContext(stage, args.experiment, params, args.results, out_dir, tracker,
+                               max(1, args.workers), resolve_device(args.device), args)
+            metrics = run(ctx)
+            metrics = {**metrics, "stage_seconds": round(time.perf_counter() - started, 3)}
+            write_metrics(out_dir / "metrics.json", metrics)
+            tracker.log_metrics(metrics)
+    except UserError as err:
+        _log.error("%s", err)
+        return 1
+    _log.info("%s finished in %.1f s; outputs in %s", stage, time.perf_counter() - started, out_dir)
+    return 0
+
+
+def write_metrics(path: Path, metrics: dict[str, float]) -> None:
+    """The DVC metrics file: flat, numeric, sorted keys."""
+    clean = {k: (float(v) if not isinstance(v, int | bool) else v) for k, v in sorted(metrics.items())}
+    write_text_atomic(path, json.dumps(clean, indent=2) + "\n")
+
+
+def setup_logging(log_file: Path | None) -> None:
+    """One line per event to stderr and, when given, to the Snakemake/DVC log file."""
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(fmt)
+    root.addHandler(handler)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, mode="w")
+        file_handler.setFormatter(fmt)
+        root.addHandler(file_handler)
+    for noisy in ("alembic", "mlflow", "urllib3", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def default_workers() -> int:
+    return int(os.environ.get("VQHPS_WORKERS", os.cpu_count() or 1))
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is passed through."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,152 @@
+"""The one parameter file, ``params.yaml``: typed, frozen, validated once.
+
+Layout: one top-level mapping per *experiment* (``demo``, ``paper``), each holding a ``seed``,
+a ``data_root`` and one section per stage. Stage names are the same everywhere (rule, DVC stage,
+module ``vqhps.stages.<stage>``, params section, output folder ``results/<experiment>/<stage>``,
+MLflow run). Machine settings (device, workers, tracking URI) are flags or environment
+variables, never params, so moving to another machine does not invalidate any cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from vqhps.configtools import ConfigError, build, to_plain
+
+EXPERIMENTS = ("demo", "paper")
+
+
+@dataclass(frozen=True)
+class CheckDataParams:
+    """Which dataset manifests ``check_data`` verifies under ``data_root``."""
+
+    datasets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MakeSyntheticParams:
+    """Anny meshes standing in for AMASS motions."""
+
+    topology: str  # anny topology name: "default" (13,718 vertices) or a decimated one
+    n_meshes: int  # number of canonical, centred meshes to generate
+    batch_size: int  # meshes per Anny forward pass
+
+    def __post_init__(self) -> None:
+        _positive(self, "n_meshes", "batch_size")
+
+
+@dataclass(frozen=True)
+class PrepareMeshesParams:
+    """Meshes -> Parquet shards with train/val/test splits."""
+
+    split_fractions: dict[str, float]  # fractions for train, val, test; must sum to 1
+    shard_size: int  # meshes per Parquet file
+    row_group_size: int  # meshes per row group (the zero-copy read unit)
+    compression: Literal["none", "zstd"]
+
+    def __post_init__(self) -> None:
+        _positive(self, "shard_size", "row_group_size")
+        if set(self.split_fractions) != {"train", "val", "test"}:
+            raise ConfigError(
+                f"split_fractions: keys must be exactly train, val, test; got {sorted(self.split_fractions)}"
+            )
+        if abs(sum(self.split_fractions.values()) - 1.0) > 1e-6 or min(self.split_fractions.values()) < 0:
+            raise ConfigError("split_fractions: fractions must be >= 0 and sum to 1")
+
+
+@dataclass(frozen=True)
+class RenderImagesParams:
+    """The synthetic image set: posed meshes rendered onto random backgrounds."""
+
+    image_size: int  # square render size, pixels
+    views_per_mesh: int  # renders of each mesh (each with its own rotation, camera, background)
+    max_meshes: dict[str, int]  # per split, how many meshes to render (0 = none, -1 = all)
+    image_format: Literal["jpeg", "png"]
+    jpeg_quality: int  # 1..100, used for jpeg only
+    shard_size: int  # images per Parquet file
+
+    def __post_init__(self) -> None:
+        _positive(self, "image_size", "views_per_mesh", "shard_size")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ConfigError(f"jpeg_quality: {self.jpeg_quality} is outside 1..100")
+
+
+@dataclass(frozen=True)
+class ExperimentParams:
+    """All parameters of one experiment; sections are None where the experiment has no such stage."""
+
+    seed: int  # master seed; every stage derives its own stream from it
+    data_root: str  # folder holding the licence-gated downloads (relative to the repo root or absolute)
+    check_data: CheckDataParams
+    make_synthetic: MakeSyntheticParams | None = None
+    prepare_meshes: PrepareMeshesParams | None = None
+    render_images: RenderImagesParams | None = None
+
+    def section(self, stage: str) -> Any:
+        """The params section of ``stage``; a clear error if this experiment has none."""
+        value = getattr(self, stage, None)
+        if value is None:
+            raise ConfigError(f"this experiment has no '{stage}' section in params.yaml")
+        return value
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole of ``params.yaml``."""
+
+    experiments: dict[str, ExperimentParams] = field(default_factory=dict)
+
+    def experiment(self, name: str) -> ExperimentParams:
+        if name not in self.experiments:
+            raise ConfigError(
+                f"experiment '{name}' is not in params.yaml; defined: {', '.join(sorted(self.experiments))}"
+            )
+        return self.experiments[name]
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ConfigError: unknown, missing or mistyped key; the message names the dotted key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: parameter file not found (run from the repository root)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    return parse_params(raw, source=str(path))
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Validate an already-parsed YAML tree (see :func:`load_params`)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of experiments ({', '.join(EXPERIMENTS)})")
+    experiments = {}
+    for name, section in raw.items():
+        if name not in EXPERIMENTS:
+            raise ConfigError(f"{source}: unknown top-level key '{name}'; allowed experiments: {', '.join(EXPERIMENTS)}")
+        try:
+            experiments[name] = build(ExperimentParams, section, name)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None
+    return Params(experiments=experiments)
+
+
+def section_dict(params: ExperimentParams, stage: str) -> dict[str, Any]:
+    """Plain-dict copy of a stage section plus the seed (what a stage logs and checkpoints store)."""
+    return {"seed": params.seed, stage: to_plain(params.section(stage))}
+
+
+def _positive(obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if value <= 0:
+            raise ConfigError(f"{name}: must be > 0, got {value}")

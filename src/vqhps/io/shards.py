@@ -1,0 +1,231 @@
+"""Parquet shard sets: streaming, schema-checked, atomic writer and a zero-copy reader.
+
+A shard set is a folder::
+
+    meta.json                 kind, schema version, width (n_vertices / n_joints / n_tokens), rows per split
+    template.npz              (mesh shards) template vertices and faces of the topology, recorded once
+    train/part-000000.parquet
+    val/part-000000.parquet
+    test/...
+
+Rows are written in the order given (deterministic); each file is written to a temporary name
+and renamed into place, and ``meta.json`` is written last, so a reader never sees a partial set.
+Paths may be local or any fsspec URL (``s3://``, ``gs://``, ``file://``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from vqhps.io.atomic import atomic_path, write_text_atomic
+from vqhps.io.schemas import KINDS, SCHEMA_VERSION, SPLITS, SchemaError, ShardKind, check_table
+
+
+class ShardWriter:
+    """Stream rows of one shard kind into ``folder``, one Parquet file per ``shard_size`` rows and split."""
+
+    def __init__(self, folder: str | Path, kind: ShardKind, size: int, shard_size: int,
+                 row_group_size: int = 256, compression: str = "none", meta: Mapping[str, Any] | None = None):
+        self.folder = Path(folder)
+        self.kind = kind
+        self.schema = kind.schema(size)
+        self.size = size
+        self.shard_size = shard_size
+        self.row_group_size = row_group_size
+        self.compression = None if compression == "none" else compression
+        self.meta = dict(meta or {})
+        self._buffers: dict[str, list[pa.Table]] = {s: [] for s in SPLITS}
+        self._buffered: dict[str, int] = dict.fromkeys(SPLITS, 0)
+        self._files: dict[str, list[str]] = {s: [] for s in SPLITS}
+        self._rows: dict[str, int] = dict.fromkeys(SPLITS, 0)
+        self._ids: set[str] = set()
+
+    def add(self, columns: Mapping[str, Any]) -> None:
+        """Append rows; ``columns`` maps every schema column to a sequence or array of equal length.
+
+        Fixed-size list columns accept (N, ...) numpy arrays of the right total width per row.
+        """
+        table = to_table(columns, self.schema, where=f"rows for {self.folder}")
+        ids = table.column("id").to_pylist()
+        dup = self._ids.intersection(ids)
+        if dup or len(set(ids)) != len(ids):
+            raise SchemaError(f"{self.folder}: duplicate row ids, e.g. {sorted(dup)[:3] or ids[:3]}")
+        self._ids.update(ids)
+        for split in SPLITS:
+            part = table.filter(pa.compute.equal(table.column("split"), split))
+            if part.num_rows:
+                self._buffers[split].append(part)
+                self._buffered[split] += part.num_rows
+                while self._buffered[split] >= self.shard_size:
+                    self._flush(split, self.shard_size)
+
+    def close(self) -> dict[str, Any]:
+        """Write the remaining rows and ``meta.json``; returns the meta dict."""
+        for split in SPLITS:
+            if self._buffered[split]:
+                self._flush(split, self._buffered[split])
+        meta = {
+            "kind": self.kind.name,
+            "schema_version": SCHEMA_VERSION,
+            self.kind.size_key: self.size,
+            "splits": {s: {"rows": self._rows[s], "files": self._files[s]} for s in SPLITS},
+            **self.meta,
+        }
+        write_text_atomic(self.folder / "meta.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        return meta
+
+    def _flush(self, split: str, n: int) -> None:
+        table = pa.concat_tables(self._buffers[split])
+        head, rest = table.slice(0, n), table.slice(n)
+        self._buffers[split] = [rest] if rest.num_rows else []
+        self._buffered[split] = rest.num_rows
+        name = f"{split}/part-{len(self._files[split]):06d}.parquet"
+        with atomic_path(self.folder / name) as tmp:
+            pq.write_table(head, tmp, row_group_size=self.row_group_size, compression=self.compression,
+                           use_dictionary=["id", "source", "split", "gender", "mesh_id"])
+        self._files[split].append(name)
+        self._rows[split] += n
+
+
+def to_table(columns: Mapping[str, Any], schema: pa.Schema, where: str) -> pa.Table:
+    """Columns (numpy arrays or lists) -> a table of exactly ``schema``; zero-copy for float arrays."""
+    missing = [f.name for f in schema if f.name not in columns]
+    extra = [k for k in columns if k not in schema.names]
+    if missing or extra:
+        raise SchemaError(f"{where}: columns differ from the schema; missing {missing}, unexpected {extra}")
+    arrays = [_to_array(columns[f.name], f.type, f"{where}, column '{f.name}'") for f in schema]
+    lengths = {len(a) for a in arrays}
+    if len(lengths) != 1:
+        raise SchemaError(f"{where}: columns have different lengths {sorted(lengths)}")
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    check_table(table, schema, where)
+    return table
+
+
+def _to_array(values: Any, tp: pa.DataType, where: str) -> pa.Array:
+    if pa.types.is_fixed_size_list(tp):
+        arr = np.asarray(values)
+        width = tp.list_size
+        dtype = tp.value_type.to_pandas_dtype()
+        if arr.size % width or arr.reshape(len(arr), -1).shape[1] != width:
+            raise SchemaError(f"{where}: each row must hold {width} values, got array of shape {arr.shape}")
+        if arr.dtype != dtype:
+            raise SchemaError(f"{where}: expected dtype {np.dtype(dtype).name}, got {arr.dtype}")
+        flat = np.ascontiguousarray(arr).reshape(-1)
+        return pa.FixedSizeListArray.from_arrays(pa.array(flat), width)
+    if pa.types.is_list(tp):
+        return pa.array([np.asarray(v, dtype=np.float32) for v in values], type=tp)
+    try:
+        return pa.array(values, type=tp)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as err:
+        raise SchemaError(f"{where}: {err}") from None
+
+
+class ShardSet:
+    """Read a shard set written by :class:`ShardWriter`; every table is schema-checked."""
+
+    def __init__(self, folder: str | Path, kind: ShardKind | str):
+        self.kind = KINDS[kind] if isinstance(kind, str) else kind
+        self.folder = str(folder)
+        self.fs, self.root = _filesystem(self.folder)
+        try:
+            with self.fs.open(f"{self.root}/meta.json", "rb") as fh:
+                self.meta = json.load(fh)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{self.folder}/meta.json: not a complete shard set (meta.json missing); "
+                                    "re-run the stage that writes it") from None
+        if self.meta.get("kind") != self.kind.name:
+            raise SchemaError(f"{self.folder}: holds '{self.meta.get('kind')}' shards, expected '{self.kind.name}'")
+        if self.meta.get("schema_version") != SCHEMA_VERSION:
+            raise SchemaError(f"{self.folder}: schema version {self.meta.get('schema_version')}, "
+                              f"this code reads {SCHEMA_VERSION}; re-run the stage that wrote it")
+        self.size = int(self.meta[self.kind.size_key])
+        self.schema = self.kind.schema(self.size)
+
+    def num_rows(self, split: str) -> int:
+        return int(self.meta["splits"][split]["rows"])
+
+    def files(self, split: str) -> list[str]:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+        return [f"{self.root}/{name}" for name in self.meta["splits"][split]["files"]]
+
+    def read(self, split: str, columns: list[str] | None = None) -> pa.Table:
+        """The whole split as one table (chunked per row group; nothing is concatenated)."""
+        tables = [self._read_file(path, columns) for path in self.files(split)]
+        if not tables:
+            return self.schema.empty_table() if columns is None else self.schema.empty_table().select(columns)
+        return pa.concat_tables(tables)
+
+    def iter_row_groups(self, split: str, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """Row groups one at a time (bounded memory)."""
+        for path in self.files(split):
+            with self.fs.open(path, "rb") as fh:
+                pf = pq.ParquetFile(fh)
+                self._check_schema(pf.schema_arrow, path, columns)
+                for i in range(pf.num_row_groups):
+                    yield pf.read_row_group(i, columns=columns)
+
+    def _read_file(self, path: str, columns: list[str] | None) -> pa.Table:
+        with self.fs.open(path, "rb") as fh:
+            table = pq.read_table(fh, columns=columns)
+        expected = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
+        check_table(table, expected, path)
+        return table
+
+    def _check_schema(self, schema: pa.Schema, path: str, columns: list[str] | None) -> None:
+        check_table(schema.empty_table(), self.schema, path)
+
+
+def fixed_list_tensor(column: pa.ChunkedArray | pa.Array, shape: tuple[int, ...]) -> torch.Tensor:
+    """A fixed-size-list column -> tensor (N, *shape) without copying when it has one chunk.
+
+    Several chunks (row groups) are concatenated, which copies once. The tensor is read-only
+    memory owned by Arrow: copy it before modifying in place.
+    """
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    with warnings.catch_warnings():  # Arrow memory is read-only by design; documented above
+        warnings.simplefilter("ignore", UserWarning)
+        parts = [torch.from_numpy(c.flatten().to_numpy(zero_copy_only=True)).view(len(c), *shape) for c in chunks]
+    if not parts:
+        return torch.empty((0, *shape))
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def load_vertices(shards: ShardSet, split: str) -> torch.Tensor:
+    """All vertices of a split: (N, V, 3) float32 metres (one copy across row groups)."""
+    table = shards.read(split, columns=["vertices"])
+    return fixed_list_tensor(table.column("vertices"), (shards.size, 3))
+
+
+def write_template(folder: str | Path, vertices: np.ndarray, faces: np.ndarray, topology_id: str) -> None:
+    """Record the topology beside the shards: vertices (V, 3) float32 metres, faces (F, 3) int64."""
+    with atomic_path(Path(folder) / "template.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, vertices=np.asarray(vertices, np.float32), faces=np.asarray(faces, np.int64),
+                     topology_id=np.array(topology_id))
+
+
+def read_template(folder: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
+    """(vertices (V, 3) float32, faces (F, 3) int64, topology id) recorded beside a shard set."""
+    path = Path(folder) / "template.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: template missing beside the shards; re-run prepare_meshes")
+    with np.load(path, allow_pickle=False) as z:
+        return z["vertices"], z["faces"], str(z["topology_id"])
+
+
+def _filesystem(path: str):
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(path)
+    return fs, root.rstrip("/")

@@ -1,0 +1,37 @@
+# Shared by every rule: the validated params and the DAG table (src/vqhps/pipeline.py).
+# No logic here: a bad key in params.yaml stops the workflow before any job, naming the key.
+import sys
+
+from vqhps.config import load_params
+from vqhps.configtools import ConfigError
+from vqhps.pipeline import final_targets, inputs, param_keys
+
+try:
+    PARAMS = load_params("params.yaml")
+except (ConfigError, FileNotFoundError) as err:
+    sys.exit(f"params.yaml is invalid: {err}")
+
+
+configfile: "params.yaml"
+
+
+wildcard_constraints:
+    experiment="demo|paper",
+
+
+def stage_inputs(stage):
+    """Input function: upstream outputs and code files of `stage` for the job's experiment."""
+    return lambda wildcards: inputs(wildcards.experiment, stage)
+
+
+def stage_params(stage):
+    """The params keys `stage` reads (same list as its DVC stage): a rerun trigger when they change."""
+
+    def values(wildcards):
+        out = {}
+        for key in param_keys(wildcards.experiment, stage):
+            experiment, name = key.split(".", 1)
+            out[key] = config[experiment][name]
+        return out
+
+    return values
