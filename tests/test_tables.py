@@ -19,6 +19,7 @@ from vqhps.tables import (
     load_paper_numbers,
     normalize_row,
     read_table_csv,
+    rows_from_metrics,
 )
 
 
@@ -171,3 +172,19 @@ def test_paper_numbers_are_finite_millimetres() -> None:
             assert float(r["pa_mpjpe_mm"]) < float(r["mpjpe_mm"]) < float(r["pve_mm"]), (
                 f"ordering {r['method']}"
             )
+
+
+def test_rows_from_metrics_one_row_per_protocol(tmp_path: Path) -> None:
+    metrics = {
+        "vqhps/pve_mm": 50.0,
+        "vqhps/mpjpe_mm": 40.0,
+        "vqhps/pa_mpjpe_mm": 30.0,
+        "standard/pve_mm": 55.0,
+    }
+    labels = {"method": "VQ-HPS", "dataset": "synthetic_test", "regime": "scarce", "data": "synthetic demo"}
+    rows = rows_from_metrics({**metrics, "token_acc": 0.4}, **labels)
+    assert [r["protocol"] for r in rows] == ["vqhps", "standard"], "one row per protocol present"
+    assert (rows[0]["pve_mm"], rows[0]["mpjpe_mm"], rows[0]["pa_mpjpe_mm"]) == (50.0, 40.0, 30.0)
+    assert rows[1]["pve_mm"] == 55.0 and rows[1]["mpjpe_mm"] is None, "absent metric -> missing"
+    paths = build_tables(rows, [], tmp_path)
+    assert read_table_csv(paths["scarce_csv"]) == rows, "rows go straight into build_tables"

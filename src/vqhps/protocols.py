@@ -122,6 +122,10 @@ def evaluate_protocol(
     Returns:
         ``{"pve_mm", "mpjpe_mm", "pa_mpjpe_mm"}`` -> (B,) float64 numpy arrays, mm.
 
+    Note:
+        Work is done in float64 on the input's device with O(B * V) memory: call it per batch of a loader
+        (e.g. 64 samples) and concatenate, rather than on a whole test set at once.
+
     Raises:
         ValueError: unknown protocol, mismatched shapes, or a regressor not shaped (17, V).
     """

@@ -86,6 +86,26 @@ def normalize_row(row: Mapping[str, object], origin: str) -> dict[str, object]:
     return {k: out[k] for k in ROW_FIELDS}
 
 
+def rows_from_metrics(metrics: Mapping[str, float], **labels: object) -> list[dict[str, object]]:
+    """Turn flat evaluation means into one measured row per protocol.
+
+    Args:
+        metrics: ``"<protocol>/<metric>"`` -> mean value in mm (e.g. ``"vqhps/pve_mm"``, as produced by
+            averaging :func:`vqhps.protocols.evaluate_protocols`); other keys are ignored.
+        **labels: the row labels shared by all protocols: ``method, dataset, regime, data`` and optionally
+            ``backbone, training_data, source``.
+
+    Returns:
+        Rows for :func:`build_tables` (metrics missing from ``metrics`` are None), in protocol order.
+    """
+    rows = []
+    for protocol in PROTOCOLS:
+        if any(f"{protocol}/{m}" in metrics for m in METRICS):
+            values = {m: metrics.get(f"{protocol}/{m}") for m in METRICS}
+            rows.append(normalize_row({**labels, "protocol": protocol, **values}, "measured"))
+    return rows
+
+
 def load_paper_numbers() -> list[dict[str, object]]:
     """Read the packaged ``vqhps/data/paper_numbers.csv`` (paper-reported rows with their sources).
 
