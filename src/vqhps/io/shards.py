@@ -60,8 +60,12 @@ class ShardWriter:
         if dup or len(set(ids)) != len(ids):
             raise SchemaError(f"{self.folder}: duplicate row ids, e.g. {sorted(dup)[:3] or ids[:3]}")
         self._ids.update(ids)
+        splits = table.column("split").unique().to_pylist()
         for split in SPLITS:
-            part = table.filter(pa.compute.equal(table.column("split"), split))
+            if split not in splits:
+                continue
+            # Filtering copies every column: skip it in the usual case of rows from one split.
+            part = table if len(splits) == 1 else table.filter(pa.compute.equal(table.column("split"), split))
             if part.num_rows:
                 self._buffers[split].append(part)
                 self._buffered[split] += part.num_rows
@@ -137,6 +141,7 @@ class ShardSet:
         self.kind = KINDS[kind] if isinstance(kind, str) else kind
         self.folder = str(folder)
         self.fs, self.root = _filesystem(self.folder)
+        self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
         try:
             with self.fs.open(f"{self.root}/meta.json", "rb") as fh:
                 self.meta = json.load(fh)
@@ -176,8 +181,11 @@ class ShardSet:
                     yield pf.read_row_group(i, columns=columns)
 
     def _read_file(self, path: str, columns: list[str] | None) -> pa.Table:
-        with self.fs.open(path, "rb") as fh:
-            table = pq.read_table(fh, columns=columns)
+        if self.local:  # Arrow's own file reader: several times faster than a Python file object
+            table = pq.read_table(path, columns=columns)
+        else:
+            with self.fs.open(path, "rb") as fh:
+                table = pq.read_table(fh, columns=columns)
         expected = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
         check_table(table, expected, path)
         return table
@@ -202,9 +210,21 @@ def fixed_list_tensor(column: pa.ChunkedArray | pa.Array, shape: tuple[int, ...]
 
 
 def load_vertices(shards: ShardSet, split: str) -> torch.Tensor:
-    """All vertices of a split: (N, V, 3) float32 metres (one copy across row groups)."""
-    table = shards.read(split, columns=["vertices"])
-    return fixed_list_tensor(table.column("vertices"), (shards.size, 3))
+    """All vertices of a split: (N, V, 3) float32 metres, one contiguous writable tensor.
+
+    Decoded row groups are copied once into a preallocated tensor (no intermediate concatenation).
+    """
+    out = torch.empty((shards.num_rows(split), shards.size, 3), dtype=torch.float32)
+    start = 0
+    for path in shards.files(split):
+        column = shards._read_file(path, ["vertices"]).column("vertices")
+        for chunk in column.chunks:
+            n = len(chunk)
+            np.copyto(out[start : start + n].numpy().reshape(-1), chunk.flatten().to_numpy(zero_copy_only=True))
+            start += n
+    if start != len(out):
+        raise SchemaError(f"{shards.folder}: meta.json promises {len(out)} {split} rows, the files hold {start}")
+    return out
 
 
 def write_template(folder: str | Path, vertices: np.ndarray, faces: np.ndarray, topology_id: str) -> None:

@@ -1,0 +1,58 @@
+"""Helpers for tests that run the real Snakemake/DVC pipeline in a throw-away copy of the repository."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+BIN = Path(sys.executable).parent
+COPIED = ("Snakefile", "workflow", "dvc.yaml", "src", ".dvcignore")
+
+# The demo experiment at toy size: every stage does the real thing on a handful of items.
+TINY_DEMO = {
+    "make_synthetic": {"topology": "notoes_collapse10pc", "n_meshes": 24, "batch_size": 12},
+    "prepare_meshes": {"shard_size": 8, "row_group_size": 4},
+    "render_images": {"image_size": 64, "views_per_mesh": 1, "max_meshes": {"train": 6, "val": 2, "test": 2}},
+}
+
+
+def tiny_params(repo: Path) -> dict:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    demo = copy.deepcopy(params["demo"])
+    for section, values in TINY_DEMO.items():
+        demo[section].update(values)
+    params["demo"] = demo
+    return params
+
+
+def make_workdir(repo: Path, tmp: Path, params: dict) -> Path:
+    """A copy of the pipeline files with its own params.yaml, git repository and DVC project."""
+    work = tmp / "work"
+    work.mkdir()
+    for name in COPIED:
+        src = repo / name
+        if src.is_dir():
+            shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            shutil.copy2(src, work / name)
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], work)
+    run([str(BIN / "dvc"), "init", "-q"], work)
+    run([str(BIN / "dvc"), "config", "core.analytics", "false"], work)
+    run([str(BIN / "dvc"), "config", "cache.type", "hardlink,symlink"], work)
+    return work
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "VQHPS_NO_TRACK": "1",
+           "DVC_NO_ANALYTICS": "1"}
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return out
