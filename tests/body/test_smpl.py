@@ -70,7 +70,9 @@ def test_smplh_sixteen_betas_match_padded_smplx(smplh_npz):
         exp = ref(betas=betas, global_orient=root, body_pose=pose_body)
     assert torch.allclose(out.vertices, exp.vertices, atol=2e-5)
     # betas 10..15 are really used (smplx without padding would drop them silently)
-    assert not torch.allclose(out.vertices, ours.smplh_body(betas[:, :10], pose_body, root).vertices, atol=1e-4)
+    assert not torch.allclose(
+        out.vertices, ours.smplh_body(betas[:, :10], pose_body, root).vertices, atol=1e-4
+    )
 
 
 def test_canonical_centred_and_rotation_identity(smplh_npz):

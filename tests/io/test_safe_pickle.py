@@ -55,7 +55,9 @@ def test_code_execution_payload_refused(tmp_path):
     assert marker.exists()
 
 
-@pytest.mark.parametrize("global_name", [b"builtins\neval", b"os\nsystem", b"subprocess\nPopen", b"numpy\nload"])
+@pytest.mark.parametrize(
+    "global_name", [b"builtins\neval", b"os\nsystem", b"subprocess\nPopen", b"numpy\nload"]
+)
 def test_other_globals_refused(global_name):
     data = b"\x80\x02c" + global_name + b"\n)R."
     with pytest.raises(UnsafePickleError):
@@ -70,7 +72,9 @@ def test_npz_object_member_goes_through_restricted_unpickler(tmp_path):
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
-    np.savez(path, ok=np.arange(3), gender=np.array(["m", "f"], dtype=object), bad=np.array([Evil()], dtype=object))
+    np.savez(
+        path, ok=np.arange(3), gender=np.array(["m", "f"], dtype=object), bad=np.array([Evil()], dtype=object)
+    )
     out = load_npz(path, keys=["ok", "gender"])
     assert list(out["gender"]) == ["m", "f"] and np.array_equal(out["ok"], np.arange(3))
     with pytest.raises(UnsafePickleError, match="bad"):

@@ -182,7 +182,9 @@ class BodyModel(nn.Module):
         if betas.shape[-1] > self.num_betas:
             raise ValueError(f"{betas.shape[-1]} betas given, the model file has only {self.num_betas}")
         betas = betas.to(self.v_template.dtype).expand(batch, -1)
-        v_shaped = self.v_template + torch.einsum("bl,vcl->bvc", betas, self.shapedirs[..., : betas.shape[-1]])
+        v_shaped = self.v_template + torch.einsum(
+            "bl,vcl->bvc", betas, self.shapedirs[..., : betas.shape[-1]]
+        )
         rest_joints = torch.einsum("jv,bvc->bjc", self.J_regressor, v_shaped)
         rot = axis_angle_to_matrix(pose)  # (B, J, 3, 3)
         eye = torch.eye(3, dtype=rot.dtype, device=rot.device)

@@ -41,13 +41,19 @@ class CheckReport:
         for p in self.problems:
             groups.setdefault(p.dataset, []).append(p)
         lines = [
-            f"Dataset check: {len(self.problems)} problem(s) in {len(groups)} of {len(self.manifests)} dataset(s) "
+            f"Dataset check: {len(self.problems)} problem(s) in {len(groups)} of {len(self.manifests)} "
+            f"dataset(s) "
             f"under data root {self.data_root}. Nothing is downloaded automatically (licensed data):"
         ]
         for name, probs in groups.items():
             m = by_name[name]
             tag = " (optional)" if m.optional else ""
-            lines += ["", f"[{name}] {m.title}{tag}", f"  get it from : {m.url}", f"  put it in   : {probs[0].target}"]
+            lines += [
+                "",
+                f"[{name}] {m.title}{tag}",
+                f"  get it from : {m.url}",
+                f"  put it in   : {probs[0].target}",
+            ]
             if m.how:
                 lines.append(f"  how         : {m.how}")
             lines.append(f"  needed for  : {m.breaks}")
@@ -67,14 +73,17 @@ class CheckReport:
         }
 
 
-def check_datasets(names: list[str], data_root: str | os.PathLike, options: dict | None = None) -> CheckReport:
+def check_datasets(
+    names: list[str], data_root: str | os.PathLike, options: dict | None = None
+) -> CheckReport:
     """Check every requested dataset under ``data_root``; never stops at the first problem, never raises for
     missing or malformed data.
 
     Args:
         names: dataset ids (keys of :data:`MANIFESTS`), e.g. ``["smplh", "3dpw"]``.
         data_root: folder holding the datasets (each manifest says where below it).
-        options: per-dataset manifest options, e.g. ``{"3dpw": {"n_train": 24}, "amass": {"subsets": ["CMU"]}}``.
+        options: per-dataset manifest options, e.g.
+            ``{"3dpw": {"n_train": 24}, "amass": {"subsets": ["CMU"]}}``.
 
     Raises:
         ValueError: an unknown dataset name or option (a configuration error, not missing data).

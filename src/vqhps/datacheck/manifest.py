@@ -101,7 +101,9 @@ def _matches(root: Path, item: Item) -> list[Path]:
         path = root / item.pattern
         ok = path.is_dir() if item.kind == "dir" else path.is_file()
         return [path] if ok else []
-    found = [p for p in root.glob(item.pattern) if not item.exclude or item.exclude not in str(p.relative_to(root))]
+    found = [
+        p for p in root.glob(item.pattern) if not item.exclude or item.exclude not in str(p.relative_to(root))
+    ]
     if item.kind == "dir":
         return sorted(p for p in found if p.is_dir())
     return sorted(p for p in found if p.is_file())
@@ -193,12 +195,16 @@ def record_entry(manifest: Manifest, data_root: Path, results: list[ItemResult])
     items = {}
     n_files = n_bytes = 0
     for res in results:
-        files = [f for m in res.matches for f in ([m] if m.is_file() else sorted(m.rglob("*"))) if f.is_file()]
+        files = [
+            f for m in res.matches for f in ([m] if m.is_file() else sorted(m.rglob("*"))) if f.is_file()
+        ]
         size = sum(os.path.getsize(f) for f in files)
         entry: dict = {"files": len(files), "bytes": size, "listing_sha256": listing_digest(root, files)}
         if res.item.hash_files:
             entry["sha256"] = {
-                f.relative_to(root).as_posix(): file_digest(f) for f in files if os.path.getsize(f) < SMALL_FILE_BYTES
+                f.relative_to(root).as_posix(): file_digest(f)
+                for f in files
+                if os.path.getsize(f) < SMALL_FILE_BYTES
             }
         items[res.item.pattern] = entry
         n_files, n_bytes = n_files + len(files), n_bytes + size

@@ -44,7 +44,9 @@ def npz_keys(required: tuple[str, ...], shapes: dict[str, tuple[int | None, ...]
             for key, shape in (shapes or {}).items():
                 with zf.open(key + ".npy") as fp:
                     got, _ = _npy_header(fp)
-                if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got, strict=True)):
+                if len(got) != len(shape) or any(
+                    s is not None and s != g for s, g in zip(shape, got, strict=True)
+                ):
                     return f"{key} has shape {got}, expected {shape}"
         return None
 

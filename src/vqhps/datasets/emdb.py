@@ -11,10 +11,27 @@ from vqhps.body.smpl import normalize_gender
 from vqhps.datasets.records import FrameRecords, concat_records, root_to_camera
 from vqhps.io.safe_pickle import load_pickle
 
-__all__ = ["REQUIRED_KEYS", "BOX_FACTOR", "sequence_files", "load_sequence", "read_sequence", "read_subset",
-           "emdb2_split"]  # fmt: skip
+__all__ = [
+    "REQUIRED_KEYS",
+    "BOX_FACTOR",
+    "sequence_files",
+    "load_sequence",
+    "read_sequence",
+    "read_subset",
+    "emdb2_split",
+]
 
-REQUIRED_KEYS = ("gender", "emdb1", "emdb2", "n_frames", "good_frames_mask", "smpl", "camera", "kp2d", "bboxes")
+REQUIRED_KEYS = (
+    "gender",
+    "emdb1",
+    "emdb2",
+    "n_frames",
+    "good_frames_mask",
+    "smpl",
+    "camera",
+    "kp2d",
+    "bboxes",
+)
 BOX_FACTOR = 1.2  # crop side = 1.2 x max(w, h) of the ground-truth box (reference §4)
 
 
@@ -31,8 +48,11 @@ def load_sequence(path: str | os.PathLike) -> dict:
     """
     data = load_pickle(path, encoding="latin1")
     missing = [k for k in REQUIRED_KEYS if k not in data]
-    for group, keys in (("smpl", ("poses_root", "poses_body", "betas")), ("camera", ("extrinsics",)),
-                        ("bboxes", ("bboxes", "invalid_idxs"))):  # fmt: skip
+    for group, keys in (
+        ("smpl", ("poses_root", "poses_body", "betas")),
+        ("camera", ("extrinsics",)),
+        ("bboxes", ("bboxes", "invalid_idxs")),
+    ):
         missing += [f"{group}.{k}" for k in keys if k not in data.get(group, {})]
     if missing:
         raise KeyError(f"{path}: EMDB sequence lacks {missing}; top-level keys: {sorted(data)}")
@@ -79,7 +99,9 @@ def read_sequence(path: str | os.PathLike) -> FrameRecords | None:
     )
 
 
-def read_subset(root: str | os.PathLike, subset: str = "emdb1", files: list[Path] | None = None) -> FrameRecords:
+def read_subset(
+    root: str | os.PathLike, subset: str = "emdb1", files: list[Path] | None = None
+) -> FrameRecords:
     """All qualifying frames of the sequences flagged ``subset`` ("emdb1" = the test benchmark, or "emdb2").
 
     Args:
@@ -102,7 +124,9 @@ def read_subset(root: str | os.PathLike, subset: str = "emdb1", files: list[Path
     return concat_records(parts, "emdb")
 
 
-def emdb2_split(root: str | os.PathLike, val_fraction: float = 0.2, seed: int = 0) -> tuple[list[Path], list[Path]]:
+def emdb2_split(
+    root: str | os.PathLike, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[Path], list[Path]]:
     """Seeded sequence-level train/val split of EMDB-2 (the original shuffled unseeded, §3.6).
 
     Returns:

@@ -73,8 +73,11 @@ def concat_records(parts: list[FrameRecords], dataset: str) -> FrameRecords:
     """Concatenate records (all with the same betas width and keypoint count)."""
     if not parts:
         raise ValueError(f"no frames to concatenate for {dataset}")
-    kw = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(FrameRecords)
-          if f.name != "dataset"}  # fmt: skip
+    kw = {
+        f.name: np.concatenate([getattr(p, f.name) for p in parts])
+        for f in fields(FrameRecords)
+        if f.name != "dataset"
+    }
     return FrameRecords(dataset=dataset, **kw)
 
 

@@ -47,15 +47,31 @@ _ALLOWED: frozenset[tuple[str, str]] = frozenset(
     | {
         ("builtins", n)
         for n in (
-            "list", "dict", "tuple", "set", "frozenset", "bytes", "bytearray", "str",
-            "int", "float", "complex", "bool", "slice", "range",
+            "list",
+            "dict",
+            "tuple",
+            "set",
+            "frozenset",
+            "bytes",
+            "bytearray",
+            "str",
+            "int",
+            "float",
+            "complex",
+            "bool",
+            "slice",
+            "range",
         )  # fmt: skip
     }
     | {
         (m, n)
         for m in (
-            "scipy.sparse.csc", "scipy.sparse._csc", "scipy.sparse.csr", "scipy.sparse._csr",
-            "scipy.sparse.compressed", "scipy.sparse._compressed",
+            "scipy.sparse.csc",
+            "scipy.sparse._csc",
+            "scipy.sparse.csr",
+            "scipy.sparse._csr",
+            "scipy.sparse.compressed",
+            "scipy.sparse._compressed",
         )  # fmt: skip
         for n in ("csc_matrix", "csr_matrix", "csc_array", "csr_array")
     }

@@ -15,7 +15,10 @@ __all__ = ["SMPL_PARENTS", "SMPLH_PARENTS", "random_body_arrays", "write_smpl_pk
 SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 # SMPL-H: the 22 body joints of SMPL, then 15 finger joints per hand (5 chains of 3) on wrists 20 and 21.
 SMPLH_PARENTS = SMPL_PARENTS[:22] + [
-    p for wrist, first in ((20, 22), (21, 37)) for f in range(5) for p in (wrist, first + 3 * f, first + 3 * f + 1)
+    p
+    for wrist, first in ((20, 22), (21, 37))
+    for f in range(5)
+    for p in (wrist, first + 3 * f, first + 3 * f + 1)
 ]
 NUM_VERTS = 6890
 NUM_FACES = 13776
@@ -81,7 +84,10 @@ def write_smpl_pkl(path: str | os.PathLike, seed: int = 0, num_betas: int = 10) 
 
 
 def write_smplh_npz(path: str | os.PathLike, seed: int = 0, num_betas: int = 16) -> Path:
-    """Write a random SMPL-H model as the AMASS "Extended SMPL+H" ``model.npz`` (dense regressor, no hand PCA)."""
+    """Write a random SMPL-H model in the AMASS "Extended SMPL+H" ``model.npz`` layout (no hand PCA).
+
+    Stored compressed to keep fixture roots small; readers see the same arrays.
+    """
     arrays = random_body_arrays(SMPLH_PARENTS, num_betas, seed=seed)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Write pickles the way Python 2 did (protocol 2, str/bytes as 8-bit strings, numpy.core names) for fixtures."""
+"""Fixture pickles written the way Python 2 did: protocol 2, 8-bit strings, numpy.core names."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ class _Py2Pickler(pickle._Pickler):
     def _save_py2_string(self, obj: str | bytes) -> None:
         data = obj.encode("latin1") if isinstance(obj, str) else obj
         n = len(data)
-        self.write((pickle.SHORT_BINSTRING + pack("<B", n)) if n < 256 else (pickle.BINSTRING + pack("<i", n)))
+        self.write(
+            (pickle.SHORT_BINSTRING + pack("<B", n)) if n < 256 else (pickle.BINSTRING + pack("<i", n))
+        )
         self.write(data)
         self.memoize(obj)
 

@@ -1,4 +1,4 @@
-"""Tiny format-faithful fixtures of every real dataset, and ``python -m vqhps.testing.realdata_fixtures OUT``."""
+"""Tiny format-faithful fixtures of every real dataset; CLI: ``python -m vqhps.testing.realdata_fixtures``."""
 
 from __future__ import annotations
 
@@ -16,9 +16,13 @@ from vqhps.testing.body_fixtures import write_smpl_pkl, write_smplh_npz
 from vqhps.testing.py2_pickle import dump_py2
 
 __all__ = [
-    "evil_pickle_bytes", "write_threedpw_sequence", "write_emdb_sequence", "write_amass_motion",
-    "write_label_file", "write_fixture_root",
-]  # fmt: skip
+    "evil_pickle_bytes",
+    "write_threedpw_sequence",
+    "write_emdb_sequence",
+    "write_amass_motion",
+    "write_label_file",
+    "write_fixture_root",
+]
 
 GENDERS = ("neutral", "male", "female")
 LABEL_SETS = ("coco", "mpii", "h36m_train", "mpi_inf_3dhp_train")
@@ -48,11 +52,14 @@ def _rotations(rng: np.random.Generator, n: int) -> np.ndarray:
     q = rng.normal(size=(n, 4))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     w, x, y, z = q.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-    ], axis=1)  # fmt: skip
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        axis=1,
+    )
 
 
 def _keypoints(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
@@ -90,8 +97,14 @@ def write_threedpw_sequence(path: Path, n_frames: int = 4, n_people: int = 2, se
     return dump_py2(data, path)
 
 
-def write_emdb_sequence(path: Path, n_frames: int = 3, emdb1: bool = True, emdb2: bool = False,
-                        gender: str = "male", seed: int = 0) -> Path:  # fmt: skip
+def write_emdb_sequence(
+    path: Path,
+    n_frames: int = 3,
+    emdb1: bool = True,
+    emdb2: bool = False,
+    gender: str = "male",
+    seed: int = 0,
+) -> Path:
     """An EMDB ``P?/<seq>/P?_<seq>_data.pkl``: nested dicts, one bad frame, one invalid box."""
     rng = np.random.default_rng(seed)
     ext = np.tile(np.eye(4), (n_frames, 1, 1))
@@ -100,15 +113,25 @@ def write_emdb_sequence(path: Path, n_frames: int = 3, emdb1: bool = True, emdb2
     good = np.ones(n_frames, dtype=bool)
     good[0] = False
     data = {
-        "gender": gender, "name": path.parent.name, "emdb1": emdb1, "emdb2": emdb2, "n_frames": n_frames,
+        "gender": gender,
+        "name": path.parent.name,
+        "emdb1": emdb1,
+        "emdb2": emdb2,
+        "n_frames": n_frames,
         "good_frames_mask": good,
         "camera": {"intrinsics": np.eye(3), "extrinsics": ext, "width": 1440, "height": 1920},
-        "smpl": {"poses_root": rng.normal(0, 0.5, (n_frames, 3)), "poses_body": rng.normal(0, 0.3, (n_frames, 69)),
-                 "trans": rng.normal(0, 1, (n_frames, 3)), "betas": rng.normal(0, 1, 10)},
+        "smpl": {
+            "poses_root": rng.normal(0, 0.5, (n_frames, 3)),
+            "poses_body": rng.normal(0, 0.3, (n_frames, 69)),
+            "trans": rng.normal(0, 1, (n_frames, 3)),
+            "betas": rng.normal(0, 1, 10),
+        },
         "kp2d": rng.uniform(0, 1000, (n_frames, 24, 2)),
-        "bboxes": {"bboxes": np.concatenate([lo, lo + rng.uniform(100, 400, (n_frames, 2))], 1),
-                   "invalid_idxs": np.array([n_frames - 1])},
-    }  # fmt: skip
+        "bboxes": {
+            "bboxes": np.concatenate([lo, lo + rng.uniform(100, 400, (n_frames, 2))], 1),
+            "invalid_idxs": np.array([n_frames - 1]),
+        },
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(data, protocol=4))  # EMDB pickles are Python-3 era
     for t in range(n_frames):
@@ -121,9 +144,14 @@ def write_amass_motion(path: Path, n_frames: int = 5, gender: str | bytes = "fem
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
-        path, poses=rng.normal(0, 0.3, (n_frames, 156)), betas=rng.normal(0, 1, 16), trans=rng.normal(0, 1, (n_frames, 3)),
-        gender=np.array(gender), mocap_framerate=np.array(120.0), dmpls=np.zeros((n_frames, 8)),
-    )  # fmt: skip
+        path,
+        poses=rng.normal(0, 0.3, (n_frames, 156)),
+        betas=rng.normal(0, 1, 16),
+        trans=rng.normal(0, 1, (n_frames, 3)),
+        gender=np.array(gender),
+        mocap_framerate=np.array(120.0),
+        dmpls=np.zeros((n_frames, 8)),
+    )
     return path
 
 
@@ -132,9 +160,13 @@ def write_label_file(folder: Path, name: str, n: int = 3, with_gender: bool = Fa
     rng = np.random.default_rng(seed)
     imgname = np.array([f"images/{name}_{i:06d}.jpg" for i in range(n)])
     arrays = {
-        "imgname": imgname, "center": rng.uniform(100, 500, (n, 2)), "scale": rng.uniform(0.5, 2, n),
-        "pose_cam": rng.normal(0, 0.3, (n, 72)), "shape": rng.normal(0, 1, (n, 11)), "part": _keypoints(rng, n, 24),
-    }  # fmt: skip
+        "imgname": imgname,
+        "center": rng.uniform(100, 500, (n, 2)),
+        "scale": rng.uniform(0.5, 2, n),
+        "pose_cam": rng.normal(0, 0.3, (n, 72)),
+        "shape": rng.normal(0, 1, (n, 11)),
+        "part": _keypoints(rng, n, 24),
+    }
     if with_gender:
         arrays["gender"] = np.array(["m", "f", "m"] * n)[:n]
     folder.mkdir(parents=True, exist_ok=True)
@@ -175,27 +207,44 @@ def write_fixture_root(out: str | os.PathLike, amass_subsets: tuple[str, ...] | 
     for s_i, subset in enumerate(subsets):
         for subj in range(2):
             g = (b"male", "female", "neutral")[(s_i + subj) % 3]
-            write_amass_motion(out / "amass" / subset / f"s{subj}" / f"motion{subj}_poses.npz", gender=g, seed=s_i * 10 + subj)
-        np.savez(out / "amass" / subset / "s0" / "shape.npz", betas=rng.normal(0, 1, 16), gender=np.array("male"))
+            write_amass_motion(
+                out / "amass" / subset / f"s{subj}" / f"motion{subj}_poses.npz",
+                gender=g,
+                seed=s_i * 10 + subj,
+            )
+        np.savez(
+            out / "amass" / subset / "s0" / "shape.npz", betas=rng.normal(0, 1, 16), gender=np.array("male")
+        )
     for i in range(3):
-        write_amass_motion(out / "bedlam_animations" / f"seq{i:03d}" / "motion.npz", gender="neutral", seed=100 + i)
+        write_amass_motion(
+            out / "bedlam_animations" / f"seq{i:03d}" / "motion.npz", gender="neutral", seed=100 + i
+        )
     for split, n in (("train", 24), ("validation", 12), ("test", 24)):
         for j in range(n):
             seq = f"{split}_seq_{j:02d}"
-            write_threedpw_sequence(out / "3dpw" / "sequenceFiles" / split / f"{seq}.pkl", seed=hash((split, j)) % 2**31)
+            write_threedpw_sequence(
+                out / "3dpw" / "sequenceFiles" / split / f"{seq}.pkl", seed=hash((split, j)) % 2**31
+            )
             for t in range(4):
                 _jpg(out / "3dpw" / "imageFiles" / seq / f"image_{t:05d}.jpg", rng)
     for k in range(81):
         subj = f"P{k % 10}"
         seq = f"{k:02d}_sequence"
-        write_emdb_sequence(out / "emdb" / subj / seq / f"{subj}_{seq}_data.pkl", emdb1=k < 17, emdb2=k >= 17,
-                            gender=GENDERS[k % 3], seed=200 + k)  # fmt: skip
+        write_emdb_sequence(
+            out / "emdb" / subj / seq / f"{subj}_{seq}_data.pkl",
+            emdb1=k < 17,
+            emdb2=k >= 17,
+            gender=GENDERS[k % 3],
+            seed=200 + k,
+        )
     for i, name in enumerate(LABEL_SETS):
         write_label_file(out / "bedlam_real" / name, name, with_gender=(i == 0), seed=300 + i)
     import torch
 
     (out / "weights").mkdir(parents=True, exist_ok=True)
-    torch.save({"final_layer.weight": torch.zeros(17, 48, 1, 1)}, out / "weights" / "pose_hrnet_w48_256x192.pth")
+    torch.save(
+        {"final_layer.weight": torch.zeros(17, 48, 1, 1)}, out / "weights" / "pose_hrnet_w48_256x192.pth"
+    )
     sizes = [6890, 6890, 1925, 1925, 400, 400, 54, 54]
     conn = out / "mesh_connections" / "ConnectionMatrices"
     conn.mkdir(parents=True, exist_ok=True)
