@@ -117,3 +117,14 @@ def test_gender_mapping_is_not_the_original_bug(label, expected):
 def test_unknown_gender_rejected():
     with pytest.raises(ValueError, match="unknown gender"):
         normalize_gender("x")
+
+
+def test_malicious_model_pickle_refused(tmp_path):
+    from vqhps.io.safe_pickle import UnsafePickleError
+    from vqhps.testing.realdata_fixtures import evil_pickle_bytes
+
+    marker = tmp_path / "pwned"
+    (tmp_path / "SMPL_MALE.pkl").write_bytes(evil_pickle_bytes(marker))
+    with pytest.raises(UnsafePickleError, match="SMPL_MALE.pkl"):
+        load_body_model(tmp_path / "SMPL_MALE.pkl")
+    assert not marker.exists()

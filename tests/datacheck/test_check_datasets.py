@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from vqhps.datacheck import MANIFESTS, check_datasets
+from vqhps.datacheck import MANIFESTS, check_datasets, diff_records
 from vqhps.testing.realdata_fixtures import (
     evil_pickle_bytes,
     main,
@@ -105,6 +105,9 @@ def test_changed_file_changes_sha256(tmp_path):
     h0 = before["datasets"]["3dpw"]["items"][key]["sha256"]["sequenceFiles/test/test0.pkl"]
     h1 = after["datasets"]["3dpw"]["items"][key]["sha256"]["sequenceFiles/test/test0.pkl"]
     assert h0 != h1
+    changes = diff_records(before, after)
+    assert "3dpw/sequenceFiles/test/test0.pkl: sha256 changed" in changes
+    assert not any("train" in c for c in changes) and diff_records(after, after) == []
     assert (
         before["datasets"]["3dpw"]["items"]["sequenceFiles/train/*.pkl"]
         == after["datasets"]["3dpw"]["items"]["sequenceFiles/train/*.pkl"]

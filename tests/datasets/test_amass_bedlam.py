@@ -81,3 +81,23 @@ def test_canonical_meshes_use_each_gender_model():
     assert np.allclose(out[1], exp[0].numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="neutral"):
         next(canonical_meshes(betas[:1], pose[:1], np.array(["neutral"]), models))
+
+
+def test_label_file_with_pose_key_and_payload(tmp_path):
+    rng = np.random.default_rng(0)
+    base = dict(
+        imgname=np.array(["a.jpg"]), center=np.zeros((1, 2)), scale=np.ones(1), shape=np.zeros((1, 10))
+    )
+    np.savez(tmp_path / "h36m.npz", pose=rng.normal(size=(1, 72)), part=np.zeros((1, 24, 3)), **base)
+    rec = bedlam.read_label_file(tmp_path / "h36m.npz")
+    assert np.allclose(rec.root_orient[0], np.load(tmp_path / "h36m.npz")["pose"][0, :3])
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    bad = dict(base, imgname=np.array([Evil()], dtype=object))
+    np.savez(tmp_path / "bad.npz", pose=np.zeros((1, 72)), part=np.zeros((1, 24, 3)), **bad)
+    with pytest.raises(UnsafePickleError):
+        bedlam.read_label_file(tmp_path / "bad.npz")
+    assert not (tmp_path / "pwned").exists()

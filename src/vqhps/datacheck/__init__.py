@@ -9,7 +9,7 @@ from pathlib import Path
 from vqhps.datacheck.manifest import Manifest, Problem, check_manifest, record_entry
 from vqhps.datacheck.manifests import MANIFESTS, build_manifest
 
-__all__ = ["CheckReport", "Problem", "MANIFESTS", "build_manifest", "check_datasets"]
+__all__ = ["CheckReport", "Problem", "MANIFESTS", "build_manifest", "check_datasets", "diff_records"]
 
 
 @dataclass
@@ -99,3 +99,28 @@ def check_datasets(
         report.problems += problems
         report._results[m.name] = results
     return report
+
+
+def diff_records(old: dict, new: dict) -> list[str]:
+    """What changed between two :meth:`CheckReport.record` outputs (per dataset and item).
+
+    Returns:
+        One line per changed file digest, listing digest, count or byte total, and per dataset added/removed;
+        empty when the downloads are unchanged.
+    """
+    out: list[str] = []
+    old_ds, new_ds = old.get("datasets", {}), new.get("datasets", {})
+    for name in sorted(set(old_ds) | set(new_ds)):
+        if name not in new_ds or name not in old_ds:
+            out.append(f"{name}: {'no longer recorded' if name not in new_ds else 'newly recorded'}")
+            continue
+        for pattern in sorted(set(old_ds[name]["items"]) | set(new_ds[name]["items"])):
+            a = old_ds[name]["items"].get(pattern, {})
+            b = new_ds[name]["items"].get(pattern, {})
+            for key in ("files", "bytes", "listing_sha256"):
+                if a.get(key) != b.get(key):
+                    out.append(f"{name}/{pattern}: {key} {a.get(key)} -> {b.get(key)}")
+            for path in sorted(set(a.get("sha256", {})) | set(b.get("sha256", {}))):
+                if a.get("sha256", {}).get(path) != b.get("sha256", {}).get(path):
+                    out.append(f"{name}/{path}: sha256 changed")
+    return out
