@@ -1,0 +1,211 @@
+"""Declarative dataset manifests and the engine that checks one against a folder (never stops early)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Item", "Manifest", "Problem", "ItemResult", "check_manifest", "file_digest", "listing_digest"]
+
+SMALL_FILE_BYTES = 50 * 2**20  # files below this get a sha256 in the record
+
+Validator = Callable[[Path], "str | None"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One expected thing inside a dataset folder.
+
+    Attributes:
+        pattern: path or glob (``**`` allowed) relative to the dataset folder.
+        what: what it is, for the message ("3DPW training sequence pickles").
+        count: exact number of matches required; None = at least ``min_count``.
+        min_count: minimum number of matches when ``count`` is None.
+        kind: "file" or "dir" (a dir must also be non-empty).
+        hash_files: sha256 each small match in the record; False = digest of the listing (names + sizes) only,
+            for huge sets such as image folders.
+        validate: cheap content check of one match; returns a problem text or None.
+        validate_sample: validate at most this many matches (evenly spaced); None = all.
+        exclude: matches whose relative path contains this text are ignored (AMASS ``shape.npz``).
+    """
+
+    pattern: str
+    what: str
+    count: int | None = None
+    min_count: int = 1
+    kind: str = "file"
+    hash_files: bool = True
+    validate: Validator | None = None
+    validate_sample: int | None = None
+    exclude: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything one dataset must provide, where it comes from and where it goes.
+
+    Attributes:
+        name: dataset id used in params and messages ("3dpw").
+        title: human name.
+        url: registration / download page.
+        folder: where to put it, relative to the data root.
+        breaks: what fails without it.
+        items: expected files and folders.
+        how: extra instructions (archive to unpack, renames).
+        optional: problems are reported but do not fail the check.
+        locate: resolves the dataset folder from the data root (default ``data_root / folder``).
+        cross_checks: checks across files, each returning ``[(relative path, problem)]``.
+    """
+
+    name: str
+    title: str
+    url: str
+    folder: str
+    breaks: str
+    items: tuple[Item, ...]
+    how: str = ""
+    optional: bool = False
+    locate: Callable[[Path], Path] | None = None
+    cross_checks: tuple[Callable[[Path], list[tuple[str, str]]], ...] = field(default_factory=tuple)
+
+    def root(self, data_root: Path) -> Path:
+        """The folder this dataset lives in."""
+        return self.locate(data_root) if self.locate else Path(data_root) / self.folder
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One missing or malformed item."""
+
+    dataset: str
+    path: str
+    problem: str
+    url: str
+    target: str
+    optional: bool = False
+
+
+@dataclass
+class ItemResult:
+    """Matches of one item (for the record)."""
+
+    item: Item
+    matches: list[Path]
+
+
+def _matches(root: Path, item: Item) -> list[Path]:
+    if not any(ch in item.pattern for ch in "*?["):
+        path = root / item.pattern
+        ok = path.is_dir() if item.kind == "dir" else path.is_file()
+        return [path] if ok else []
+    found = [
+        p for p in root.glob(item.pattern) if not item.exclude or item.exclude not in str(p.relative_to(root))
+    ]
+    if item.kind == "dir":
+        return sorted(p for p in found if p.is_dir())
+    return sorted(p for p in found if p.is_file())
+
+
+def _sample(paths: list[Path], k: int | None) -> list[Path]:
+    if k is None or len(paths) <= k:
+        return paths
+    idx = sorted({round(i * (len(paths) - 1) / max(k - 1, 1)) for i in range(k)})
+    return [paths[i] for i in idx]
+
+
+def _check_item(root: Path, item: Item) -> tuple[list[tuple[str, str]], list[Path]]:
+    """Problems ``[(relative path, text)]`` and the matches of one item."""
+    matches = _matches(root, item)
+    problems: list[tuple[str, str]] = []
+    noun = "folder" if item.kind == "dir" else "file"
+    if item.count is not None and len(matches) != item.count:
+        problems.append((item.pattern, f"{item.what}: expected {item.count} {noun}(s), found {len(matches)}"))
+    elif item.count is None and len(matches) < item.min_count:
+        need = "missing" if item.min_count == 1 and not matches else f"expected at least {item.min_count}"
+        problems.append((item.pattern, f"{item.what}: {need} (found {len(matches)})"))
+    for m in matches:
+        if item.kind == "dir" and not any(m.iterdir()):
+            problems.append((str(m.relative_to(root)), f"{item.what}: folder is empty"))
+    if item.validate is not None:
+        for m in _sample(matches, item.validate_sample):
+            try:
+                text = item.validate(m)
+            except Exception as exc:  # a malformed download must be reported, never crash the check
+                text = f"could not be read ({type(exc).__name__}: {exc})"
+            if text:
+                problems.append((str(m.relative_to(root)), f"{item.what}: {text}"))
+    return problems, matches
+
+
+def check_manifest(manifest: Manifest, data_root: Path) -> tuple[list[Problem], list[ItemResult]]:
+    """Check every item and cross-check of one manifest; collect all problems, raise nothing."""
+    try:
+        root = manifest.root(Path(data_root))
+    except Exception as exc:  # e.g. a package that cannot be located
+        root, located = Path(data_root) / manifest.folder, str(exc)
+    else:
+        located = ""
+    target = str(root)
+
+    def problem(path: str, text: str) -> Problem:
+        return Problem(manifest.name, path, text, manifest.url, target, manifest.optional)
+
+    if located:
+        return [problem(manifest.folder, located)], []
+    if not root.is_dir():
+        items = [problem(i.pattern, f"{i.what}: missing (dataset folder absent)") for i in manifest.items]
+        return items, []
+    problems: list[Problem] = []
+    results: list[ItemResult] = []
+    for item in manifest.items:
+        found, matches = _check_item(root, item)
+        problems += [problem(p, t) for p, t in found]
+        results.append(ItemResult(item, matches))
+    for check in manifest.cross_checks:
+        try:
+            problems += [problem(p, t) for p, t in check(root)]
+        except Exception as exc:
+            problems.append(problem(".", f"cross-check {check.__name__} failed: {type(exc).__name__}: {exc}"))
+    return problems, results
+
+
+def file_digest(path: Path, chunk: int = 2**20) -> str:
+    """sha256 hex digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def listing_digest(root: Path, paths: list[Path]) -> str:
+    """sha256 of the sorted ``relative path<TAB>size`` lines: detects added, removed or resized files."""
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(f"{p.relative_to(root).as_posix()}\t{os.path.getsize(p)}\n".encode())
+    return h.hexdigest()
+
+
+def record_entry(manifest: Manifest, data_root: Path, results: list[ItemResult]) -> dict:
+    """JSON-able record of one checked dataset: per item counts, bytes and digests."""
+    root = manifest.root(Path(data_root))
+    items = {}
+    n_files = n_bytes = 0
+    for res in results:
+        files = [
+            f for m in res.matches for f in ([m] if m.is_file() else sorted(m.rglob("*"))) if f.is_file()
+        ]
+        size = sum(os.path.getsize(f) for f in files)
+        entry: dict = {"files": len(files), "bytes": size, "listing_sha256": listing_digest(root, files)}
+        if res.item.hash_files:
+            entry["sha256"] = {
+                f.relative_to(root).as_posix(): file_digest(f)
+                for f in files
+                if os.path.getsize(f) < SMALL_FILE_BYTES
+            }
+        items[res.item.pattern] = entry
+        n_files, n_bytes = n_files + len(files), n_bytes + size
+    return {"root": str(root), "files": n_files, "bytes": n_bytes, "items": items}
