@@ -89,8 +89,7 @@ def stage_main(
     except (ConfigError, FileNotFoundError) as err:
         _log.error("%s", err)
         return 2
-    out_dir = stage_dir(args.results, args.experiment, stage)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = stage_dir(args.results, args.experiment, stage)  # created by the first (atomic) write
     ctx_params = section_dict(params, stage)
     started = time.perf_counter()
     try:

@@ -24,7 +24,8 @@ EXPERIMENTS = ("demo", "paper")
 class CheckDataParams:
     """Which dataset manifests ``check_data`` verifies under ``data_root``."""
 
-    datasets: tuple[str, ...]
+    datasets: tuple[str, ...]  # manifest names (vqhps.datacheck.MANIFESTS)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-manifest options, e.g. expected counts
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from vqhps.cli import StageContext, UserError, stage_main
 from vqhps.io.atomic import write_text_atomic
@@ -19,7 +20,11 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.datacheck import check_datasets
 
     datasets = list(ctx.section.datasets)
-    report = check_datasets(datasets, data_root=ctx.params.data_root)
+    options = {name: dict(values) for name, values in ctx.section.options.items()}
+    try:
+        report = check_datasets(datasets, data_root=Path(ctx.params.data_root), options=options)
+    except ValueError as err:  # a mistyped manifest name or option
+        raise UserError(f"{ctx.experiment}.check_data: {err}") from None
     if not report.ok:
         raise UserError(report.message())
     record = report.record()
