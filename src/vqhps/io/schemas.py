@@ -32,10 +32,16 @@ def mesh_schema(n_vertices: int) -> pa.Schema:
 
 
 def image_schema(n_joints: int) -> pa.Schema:
-    """Image rows: encoded image bytes and labels in pixels of the stored image."""
+    """Image rows: encoded image bytes and labels in pixels of the stored image.
+
+    ``keypoints2d`` are the 17 joints in native H36M order (the order of ``J_regressor_h36m`` and of
+    the Anny regressor) with a third column of visibility/confidence in [0, 1]. Camera fields that a
+    dataset does not provide are NaN.
+    """
     return pa.schema([
         pa.field("id", pa.string(), nullable=False),
-        pa.field("mesh_id", pa.string(), nullable=False),  # row id in the mesh shards
+        pa.field("mesh_id", pa.string(), nullable=False),  # row id in the image set's mesh shards
+        pa.field("source", pa.string(), nullable=False),  # e.g. "anny", "coco", "3dpw", "emdb1"
         pa.field("split", pa.string(), nullable=False),
         pa.field("image", pa.binary(), nullable=False),  # encoded JPEG or PNG
         pa.field("height", pa.int32(), nullable=False),
