@@ -40,7 +40,7 @@ _DEMO = (
     Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
     Stage("make_synthetic", outs=("meshes/",), deps=("check_data/record.json",), code=("src/vqhps/body",)),
     Stage("prepare_meshes", outs=("shards/",), deps=("make_synthetic/meshes/",), code=("src/vqhps/io",)),
-    Stage("render_images", outs=("images/",), deps=("prepare_meshes/shards/",),
+    Stage("render_images", outs=("images/", "meshes/"), deps=("prepare_meshes/shards/",),
           code=("src/vqhps/render", "src/vqhps/body/joint_regressor.py")),
 )
 

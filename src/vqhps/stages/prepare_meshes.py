@@ -51,7 +51,7 @@ def run(ctx: StageContext) -> dict[str, float]:
                 bar.update(len(chunk))
         bar.close()
         writer.close()
-        write_template(tmp, *read_template(src))
+        write_template(tmp, read_template(src))
     return {f"n_{s}": counts[s] for s in SPLITS} | {"n_vertices": n_vertices}
 
 
