@@ -35,13 +35,19 @@ class Stage:
 
 
 _CORE = ("src/vqhps/config.py", "src/vqhps/cli.py")
+_VQVAE_CODE = ("src/vqhps/models/mesh_vqvae.py", "src/vqhps/models/mesh_hierarchy.py", "src/vqhps/models/vcconv.py",
+               "src/vqhps/models/quantizer.py", "src/vqhps/training/mesh_vqvae_trainer.py")
 
 _DEMO = (
     Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
     Stage("make_synthetic", outs=("meshes/",), deps=("check_data/record.json",), code=("src/vqhps/body",)),
     Stage("prepare_meshes", outs=("shards/",), deps=("make_synthetic/meshes/",), code=("src/vqhps/io",)),
     Stage("render_images", outs=("images/", "meshes/"), deps=("prepare_meshes/shards/",),
-          code=("src/vqhps/render", "src/vqhps/body/joint_regressor.py")),
+          code=("src/vqhps/render",)),
+    Stage("train_mesh_vqvae", outs=("model.pt", "curves.csv"), deps=("prepare_meshes/shards/",),
+          code=_VQVAE_CODE),
+    Stage("tokenize_meshes", outs=("tokens/",), deps=("prepare_meshes/shards/", "train_mesh_vqvae/model.pt"),
+          code=_VQVAE_CODE),
 )
 
 _PAPER = (
@@ -52,7 +58,7 @@ EXPERIMENT_STAGES: dict[str, tuple[Stage, ...]] = {"demo": _DEMO, "paper": _PAPE
 
 # What `snakemake <target>` builds for each experiment: its last stages.
 FINAL_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "demo": ("render_images/metrics.json",),
+    "demo": ("render_images/metrics.json", "tokenize_meshes/metrics.json"),
     "paper": ("check_data/record.json",),
 }
 
