@@ -76,6 +76,7 @@ def test_snakemake_dag_matches_pipeline_table(repo, experiment):
         d = dvc[f"{exp}.{name}"]
         assert job["input"].split(", ") == d["deps"], f"{exp}.{name}: inputs differ"
         metrics = [next(iter(m)) for m in d["metrics"]]
-        assert job["output"].split(", ") == d["outs"] + metrics, f"{exp}.{name}: outputs differ"
+        plots = [next(iter(m)) for m in d.get("plots", [])]
+        assert sorted(job["output"].split(", ")) == sorted(d["outs"] + plots + metrics), f"{exp}.{name}: outputs differ"
         assert _strip_snakemake_only(job["shell"]) == d["cmd"], f"{exp}.{name}: commands differ"
         assert d["params"] == pipeline.param_keys(exp, name)

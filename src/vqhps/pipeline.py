@@ -107,13 +107,17 @@ def dvc_stages() -> dict:
     for experiment, specs in EXPERIMENT_STAGES.items():
         for s in specs:
             outs = outputs(experiment, s.name)
-            stages[f"{experiment}.{s.name}"] = {
+            entry = {
                 "cmd": command(experiment, s.name),
                 "deps": inputs(experiment, s.name),
                 "params": param_keys(experiment, s.name),
-                "outs": outs[:-1],
+                "outs": [o for o in outs[:-1] if not o.endswith(".csv")],
                 "metrics": [{outs[-1]: {"cache": False}}],
             }
+            curves = [o for o in outs[:-1] if o.endswith(".csv")]  # training curves: `dvc plots show`
+            if curves:
+                entry["plots"] = [{c: {"cache": False, "x": "step"}} for c in curves]
+            stages[f"{experiment}.{s.name}"] = entry
     return stages
 
 
