@@ -21,10 +21,12 @@ RESULTS = "results"
 class Stage:
     """One stage of one experiment.
 
-    ``deps`` name upstream outputs as ``<stage>/<path>`` inside the experiment's results folder;
-    ``outs`` are paths inside the stage's own folder (a trailing ``/`` marks a folder). Every
-    stage also writes ``metrics.json`` (a DVC metric, not cached) and reads its params section
-    ``<experiment>.<stage>`` plus ``<experiment>.seed``.
+    ``deps`` name upstream outputs as ``<stage>/<path>`` inside the experiment's results folder
+    (``{regime}`` is replaced by the job's regime); ``outs`` are paths inside the stage's own
+    folder (a trailing ``/`` marks a folder). A stage with ``regimes`` runs once per regime
+    (``--regime R``, outputs in ``<stage>/<R>/``): the scarce-data run is the same stage on a
+    restricted training set. Every stage also writes ``metrics.json`` (a DVC metric, not cached)
+    and reads its params section ``<experiment>.<stage>`` plus ``<experiment>.seed``.
     """
 
     name: str
@@ -32,6 +34,7 @@ class Stage:
     deps: tuple[str, ...] = ()
     code: tuple[str, ...] = field(default=())
     extra_params: tuple[str, ...] = ()  # other keys of the experiment the stage reads (e.g. data_root)
+    regimes: tuple[str, ...] = ()  # e.g. ("full", "scarce"); empty = one job
 
 
 _CORE = ("src/vqhps/config.py", "src/vqhps/cli.py")
@@ -75,20 +78,33 @@ def out_path(experiment: str, rel: str) -> str:
     return f"{RESULTS}/{experiment}/{rel.rstrip('/')}"
 
 
-def inputs(experiment: str, name: str) -> list[str]:
-    """Input paths of a stage: upstream outputs, then its code files."""
+def jobs(experiment: str) -> list[tuple[str, str | None]]:
+    """Every (stage, regime) pair of an experiment, in DAG order; regime None for single-job stages."""
+    return [(s.name, r) for s in EXPERIMENT_STAGES[experiment] for r in (s.regimes or (None,))]
+
+
+def job_name(experiment: str, name: str, regime: str | None = None) -> str:
+    """DVC stage name: ``<experiment>.<stage>[.<regime>]``."""
+    return f"{experiment}.{name}" + (f".{regime}" if regime else "")
+
+
+def inputs(experiment: str, name: str, regime: str | None = None) -> list[str]:
+    """Input paths of a job: upstream outputs, then its code files."""
     s = stage(experiment, name)
-    return [out_path(experiment, d) for d in s.deps] + [f"src/vqhps/stages/{name}.py", *_CORE, *s.code]
+    deps = [out_path(experiment, d.replace("{regime}", regime or "")) for d in s.deps]
+    return deps + [f"src/vqhps/stages/{name}.py", *_CORE, *s.code]
 
 
-def outputs(experiment: str, name: str) -> list[str]:
+def outputs(experiment: str, name: str, regime: str | None = None) -> list[str]:
+    """Output paths of a job, ``metrics.json`` last."""
     s = stage(experiment, name)
-    return [out_path(experiment, f"{name}/{o}") for o in s.outs] + [out_path(experiment, f"{name}/metrics.json")]
+    folder = f"{name}/{regime}" if regime else name
+    return [out_path(experiment, f"{folder}/{o}") for o in s.outs] + [out_path(experiment, f"{folder}/metrics.json")]
 
 
-def command(experiment: str, name: str) -> str:
+def command(experiment: str, name: str, regime: str | None = None) -> str:
     """The shell command both Snakemake and DVC run (Snakemake adds ``--log <file>``)."""
-    return f"python -m vqhps.stages.{name} --experiment {experiment}"
+    return f"python -m vqhps.stages.{name} --experiment {experiment}" + (f" --regime {regime}" if regime else "")
 
 
 def param_keys(experiment: str, name: str) -> list[str]:
@@ -102,22 +118,22 @@ def final_targets(experiment: str) -> list[str]:
 
 
 def dvc_stages() -> dict:
-    """The ``stages:`` mapping of dvc.yaml, one stage ``<experiment>.<stage>`` per pair."""
+    """The ``stages:`` mapping of dvc.yaml, one stage per job (see :func:`job_name`)."""
     stages = {}
-    for experiment, specs in EXPERIMENT_STAGES.items():
-        for s in specs:
-            outs = outputs(experiment, s.name)
+    for experiment in EXPERIMENT_STAGES:
+        for name, regime in jobs(experiment):
+            outs = outputs(experiment, name, regime)
             entry = {
-                "cmd": command(experiment, s.name),
-                "deps": inputs(experiment, s.name),
-                "params": param_keys(experiment, s.name),
+                "cmd": command(experiment, name, regime),
+                "deps": inputs(experiment, name, regime),
+                "params": param_keys(experiment, name),
                 "outs": [o for o in outs[:-1] if not o.endswith(".csv")],
                 "metrics": [{outs[-1]: {"cache": False}}],
             }
             curves = [o for o in outs[:-1] if o.endswith(".csv")]  # training curves: `dvc plots show`
             if curves:
                 entry["plots"] = [{c: {"cache": False, "x": "step"}} for c in curves]
-            stages[f"{experiment}.{s.name}"] = entry
+            stages[job_name(experiment, name, regime)] = entry
     return stages
 
 
