@@ -1,6 +1,6 @@
 """VQ-HPS training throughput (images/s) and inference latency (ms/image) for the demo and paper backbones.
 
-Usage: ``PYTHONPATH=src python benchmarks/bench_vqhps.py [--configs demo hrnet] [--device cpu] [--threads 1]``.
+Usage: ``PYTHONPATH=src python benchmarks/bench_vqhps.py [--configs demo hrnet] [--threads 1]``.
 On a shared 2-core machine ``--threads 1`` is several times faster than two contended threads.
 Training step = forward + token CE + rotation MSE + L1 reprojection + backward + AdamW step (the decoded
 mesh is not needed for these gradients, as in the paper, so the Mesh-VQ-VAE is not run). Inference = one
@@ -102,7 +102,8 @@ def main() -> None:
         ips = train_throughput(model, batch, args.iters, device)
         latency = inference_latency_ms(model, max(args.iters, 3), device)
         print(
-            f"{name:6s} backbone={config.backbone} shared={config.shared_backbone} size={config.image_size}px "
+            f"{name:6s} backbone={config.backbone} shared={config.shared_backbone} "
+            f"size={config.image_size}px "
             f"params={params:,} | train {ips:.2f} images/s (batch {batch}) | inference {latency:.1f} ms/image"
         )
 
