@@ -142,3 +142,17 @@ def test_sample_augmentation_ranges() -> None:
 def test_degenerate_bbox_rejected() -> None:
     with pytest.raises(ValueError, match="degenerate bbox"):
         augment.bbox_to_box(np.array([5.0, 5.0, 5.0, 9.0]))
+
+
+def test_vertex_mirror_permutation_recovers_pairs() -> None:
+    rng = np.random.default_rng(5)
+    half = rng.uniform(0.05, 1.0, (20, 3))
+    midline = rng.normal(size=(3, 3)) * [0, 1, 1]
+    template = np.concatenate([half, half * [-1, 1, 1], midline])
+    order = rng.permutation(len(template))
+    template = template[order]
+    perm = augment.vertex_mirror_permutation(template, chunk=7)
+    np.testing.assert_array_equal(perm[perm], np.arange(len(template)))
+    np.testing.assert_allclose(augment.mirror_vertices(template, perm), template, atol=1e-12)
+    with pytest.raises(ValueError, match="not left/right symmetric"):
+        augment.vertex_mirror_permutation(template + [0.1, 0, 0])

@@ -11,6 +11,7 @@ Flip and tokens: a flipped image shows the mirrored body, whose canonical mesh i
 mesh reflected through the body's sagittal plane with left/right vertices swapped (``mirror_vertices``).
 Its Mesh-VQ-VAE tokens are NOT the original tokens (no left/right symmetry in token space), so whoever
 trains on flipped images must re-tokenise the mirrored canonical mesh (or disable flipping).
+The partner of each vertex comes from `vertex_mirror_permutation(template)`.
 """
 
 from __future__ import annotations
@@ -153,6 +154,38 @@ def mirror_vertices(verts: np.ndarray, vertex_permutation: np.ndarray, lateral_a
     out = verts[..., np.asarray(vertex_permutation), :].copy()
     out[..., lateral_axis] = -out[..., lateral_axis]
     return out
+
+
+def vertex_mirror_permutation(
+    template: np.ndarray, lateral_axis: int = 0, tolerance: float = 1e-3, chunk: int = 2048
+) -> np.ndarray:
+    """Left/right partner of every vertex of a (near-)symmetric template: nearest vertex to its mirror image.
+
+    Args:
+        template: (V, 3) canonical rest mesh (metres), symmetric about the plane ``x[lateral_axis] = 0``.
+        tolerance: largest accepted distance (metres) between a mirrored vertex and its partner.
+
+    Returns:
+        (V,) int64 permutation for ``mirror_vertices``. Raises ValueError if the template is not symmetric
+        within ``tolerance`` or the matching is not one-to-one.
+    """
+    verts = np.asarray(template, dtype=np.float64)
+    mirrored = verts * np.where(np.arange(3) == lateral_axis, -1.0, 1.0)
+    partner = np.empty(len(verts), dtype=np.int64)
+    worst = 0.0
+    for start in range(0, len(verts), chunk):  # chunks keep the distance matrix small (V can be ~14k)
+        d2 = ((mirrored[start : start + chunk, None, :] - verts[None, :, :]) ** 2).sum(-1)
+        partner[start : start + chunk] = d2.argmin(1)
+        worst = max(worst, float(np.sqrt(d2.min(1).max())))
+    if worst > tolerance:
+        raise ValueError(
+            f"template is not left/right symmetric: a mirrored vertex is {worst:.4g} m from any vertex"
+        )
+    if len(np.unique(partner)) != len(verts):
+        raise ValueError(
+            "mirror matching is not one-to-one (duplicate vertices?); lower the tolerance or dedupe"
+        )
+    return partner
 
 
 def normalize_image(image: np.ndarray) -> np.ndarray:
