@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
@@ -108,7 +109,15 @@ class RotCamHead(nn.Module):
         return rot6d_to_matrix(self.rot_predictor(x)), self.cam_predictor(x)
 
 
-def build_backbones(config, *, shared: bool) -> tuple[nn.Module, nn.Module]:
+class BackboneSpec(Protocol):
+    """The backbone fields shared by ``VQHPSConfig`` and the baseline's ``RegressionConfig``."""
+
+    backbone: str
+    backbone_width: int
+    pretrained: str | None
+
+
+def build_backbones(config: BackboneSpec, *, shared: bool) -> tuple[nn.Module, nn.Module]:
     """(pose backbone, rotation backbone); the same module twice when ``shared``."""
     kwargs = backbone_kwargs(config.backbone, config.backbone_width)
     pose = build_backbone(config.backbone, pretrained=config.pretrained, **kwargs)
@@ -132,9 +141,8 @@ class VQHPS(nn.Module):
         # A shared backbone is registered once (no duplicate parameters in the optimizer / state dict).
         self.backbone_rot = None if config.shared_backbone else backbone_rot
         channels = self.backbone_pose.out_channels
-        self.mesh_token_embed = nn.Embedding(
-            config.num_tokens, config.d_model
-        )  # default N(0, 1), as original
+        # One learned query per token; default N(0, 1) init (outside the Xavier-initialised transformer).
+        self.mesh_token_embed = nn.Embedding(config.num_tokens, config.d_model)
         self.conv_1x1 = nn.Conv2d(channels, config.d_model, kernel_size=1)
         self.transformer = TokenTransformer(
             config.d_model,
