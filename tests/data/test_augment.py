@@ -156,3 +156,12 @@ def test_vertex_mirror_permutation_recovers_pairs() -> None:
     np.testing.assert_allclose(augment.mirror_vertices(template, perm), template, atol=1e-12)
     with pytest.raises(ValueError, match="not left/right symmetric"):
         augment.vertex_mirror_permutation(template + [0.1, 0, 0])
+
+
+def test_unit_scale_crop_copies_pixels_and_pads_black() -> None:
+    rng = np.random.default_rng(6)
+    image = rng.integers(0, 255, (50, 60, 3), dtype=np.uint8)
+    crop = augment.warp_affine(image, augment.crop_affine(np.array([30.0, 40.0]), 32.0, 32), 32)
+    # Crop pixel (i, j) is source pixel (i + 24, j + 14); source rows >= 50 are outside -> black.
+    np.testing.assert_array_equal(crop[:26], image[24:50, 14:46])
+    assert np.all(crop[26:] == 0)

@@ -80,19 +80,22 @@ def warp_affine(image: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
     gx, gy = np.meshgrid(centres, centres)
     src = inverse @ np.stack([gx.ravel(), gy.ravel(), np.ones(gx.size)])
     x, y = src[0] - 0.5, src[1] - 0.5  # continuous -> index coordinates
-    h, w = image.shape[:2]
     x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    padded = np.zeros((h + 2, w + 2, image.shape[2]), dtype=np.float32)
-    padded[1:-1, 1:-1] = image
-    xi, yi = np.clip(x0 + 1, 0, w), np.clip(y0 + 1, 0, h)  # index into the padded image
-    valid = ((x0 >= -1) & (x0 <= w - 1) & (y0 >= -1) & (y0 <= h - 1))[:, None]
-    top = padded[yi, xi] * (1 - fx) + padded[yi, xi + 1] * fx
-    bottom = padded[yi + 1, xi] * (1 - fx) + padded[yi + 1, xi + 1] * fx
-    out = np.where(valid, top * (1 - fy) + bottom * fy, 0.0).reshape(size, size, -1)
+    fx, fy = (x - x0)[:, None].astype(np.float32), (y - y0)[:, None].astype(np.float32)
+    top = _gather(image, y0, x0) * (1 - fx) + _gather(image, y0, x0 + 1) * fx
+    bottom = _gather(image, y0 + 1, x0) * (1 - fx) + _gather(image, y0 + 1, x0 + 1) * fx
+    out = (top * (1 - fy) + bottom * fy).reshape(size, size, -1)
     if np.issubdtype(image.dtype, np.integer):
         return np.clip(np.rint(out), 0, 255).astype(image.dtype)
     return out.astype(image.dtype)
+
+
+def _gather(image: np.ndarray, yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
+    """Pixels (N, C) float32 at integer indices, zero outside the image (no padded copy of the source)."""
+    h, w = image.shape[:2]
+    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+    values = image[np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)].astype(np.float32)
+    return values * inside[:, None]
 
 
 def transform_keypoints(keypoints: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
