@@ -59,7 +59,9 @@ def test_flipped_items_use_mirrored_targets() -> None:
     rng = np.random.default_rng(2)
     sample = _sample(rng)
     perm = np.array([1, 0, 2, 3])
-    config = CropConfig(size=32, augment=True, flip_prob=1.0, rot_prob=0.0, scale_std=0.0)
+    config = CropConfig(
+        size=32, augment=True, flip_prob=1.0, rot_prob=0.0, scale_std=0.0, photometric_prob=0.0
+    )
     item = ImageCropDataset([sample], config, vertex_permutation=perm)[0]
     plain = ImageCropDataset([sample], CropConfig(size=32))[0]
     assert item["flipped"]

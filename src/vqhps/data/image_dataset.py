@@ -12,6 +12,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from vqhps.data import augment
+from vqhps.data.photometric import photometric_augment
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class CropConfig:
     """Crop and augmentation settings.
 
     ``size``: crop side in px (224 in the paper; smaller for the CPU demo). ``bbox_rescale``: square box side
-    = rescale * max(bbox w, h). ``augment``: train-time flip/rotation/scale (reference §3.4) when True.
+    = rescale * max(bbox w, h). ``augment``: train-time flip/rotation/scale and photometric ops
+    (reference §3.4) when True; ``photometric_prob`` is the probability of each photometric group.
     ``skeleton``: left/right permutation of the keypoints ("h36m17" or "smpl24"). ``lateral_axis``: the
     canonical body's left/right axis (x for SMPL and Anny).
     """
@@ -32,6 +34,7 @@ class CropConfig:
     rot_std_deg: float = 30.0
     rot_max_deg: float = 60.0
     scale_std: float = 0.25
+    photometric_prob: float = 0.3
     skeleton: str = "h36m17"
     lateral_axis: int = 0
 
@@ -96,23 +99,27 @@ class ImageCropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _draw(self, index: int) -> tuple[bool, float, float]:
+    def _draw(self, index: int) -> tuple[bool, float, float, np.random.Generator | None]:
+        """(flip, rot_deg, scale, generator for the photometric ops); identity when not augmenting."""
         cfg = self.config
         if not cfg.augment:
-            return False, 0.0, 1.0
+            return False, 0.0, 1.0, None
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        return augment.sample_augmentation(
+        flip, rot, scale = augment.sample_augmentation(
             rng, cfg.flip_prob, cfg.rot_prob, cfg.rot_std_deg, cfg.rot_max_deg, cfg.scale_std
         )
+        return flip, rot, scale, rng
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         sample = self.samples[index]
         cfg = self.config
-        flip, rot_deg, scale = self._draw(index)
+        flip, rot_deg, scale, rng = self._draw(index)
         image = decode_image(sample["image"])
         center, box = augment.bbox_to_box(sample["bbox"], cfg.bbox_rescale)
         affine = augment.crop_affine(center, box * scale, cfg.size, rot_deg)
         crop = augment.warp_affine(image, affine, cfg.size)
+        if rng is not None and cfg.photometric_prob > 0:
+            crop = photometric_augment(crop, rng, cfg.photometric_prob)
         keypoints = augment.transform_keypoints(sample["keypoints2d"], affine, cfg.size)
         rotation = augment.rotation_about_camera_axis(rot_deg) @ np.asarray(sample["global_rot"], np.float64)
         item: dict[str, torch.Tensor] = {}
