@@ -11,22 +11,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vqhps.models.bag_sum import BagStructure
 from vqhps.models.mesh_hierarchy import NeighbourTable
 
 
 def _table_buffers(module: nn.Module, table: NeighbourTable) -> None:
-    """Register the gather index (padding slots point at row 0; their weight is masked to 0) and the mask."""
-    mask = table.mask
-    module.register_buffer(
-        "gather_index", torch.from_numpy(np.where(mask, table.index, 0).reshape(-1)).long(), persistent=False
-    )
-    module.register_buffer("mask", torch.from_numpy(mask).float(), persistent=False)
+    """Register the padded index (for the reference forms) and the mask of real entries."""
+    module.register_buffer("padded_index", torch.from_numpy(table.index).long(), persistent=False)
+    module.register_buffer("mask", torch.from_numpy(table.mask).float(), persistent=False)
 
 
-def _gather(x: Tensor, index: Tensor, n_out: int) -> Tensor:
-    """(N_in, B, C) -> (n_out, K, B*C) neighbour rows."""
-    n_in, b, c = x.shape
-    return x.reshape(n_in, b * c).index_select(0, index).view(n_out, -1, b * c)
+def _real_entries(table: NeighbourTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row-major real (non-padding) entries: (rows p, slots k, input ids j), each (nnz,) int64."""
+    p, k = np.nonzero(table.mask)
+    return p, k, table.index[p, k]
 
 
 class VCConv(nn.Module):
@@ -34,6 +32,11 @@ class VCConv(nn.Module):
 
     y[p] = act(sum_k sum_m A[p,k,m] W_m x[nbr(p,k)] + b), padding slots masked out.
     Parameters: coeff A (N_out, K, M), basis W (M, C_out*C_in), bias (C_out,); residual rate 0 (none).
+
+    Computation never forms the N_out x K x C_out x C_in kernels: when C_in <= C_out the neighbours are first
+    contracted with A (a sparse product giving (N_out, M, B, C_in)), then all basis kernels are applied as one
+    matrix product; when C_in > C_out the basis kernels are applied first (per input point, (N_in, M, B, C_out))
+    and the sparse product with A comes last, so the sparse part always runs on min(C_in, C_out) channels.
     """
 
     def __init__(
@@ -43,12 +46,38 @@ class VCConv(nn.Module):
         self.n_in, self.n_out, self.k = table.n_in, table.n_out, table.max_neighbours
         self.in_channels, self.out_channels, self.n_basis = in_channels, out_channels, n_basis
         self.activation = activation
+        self.coeff_first = in_channels <= out_channels
         _table_buffers(self, table)
         # Initialisation of the original (graphAE.py): A ~ N(0,1)/(mean nbrs * M), W ~ N(0,1), b = 0.
         scale = 1.0 / (max(table.mean_neighbours, 1.0) * n_basis)
         self.coeff = nn.Parameter(torch.randn(self.n_out, self.k, n_basis) * scale)
         self.basis = nn.Parameter(torch.randn(n_basis, out_channels * in_channels))
         self.bias = nn.Parameter(torch.zeros(out_channels))
+        self._build_structure(table)
+
+    def _build_structure(self, table: NeighbourTable) -> None:
+        p, k, j = _real_entries(table)
+        m_n, counts = self.n_basis, table.mask.sum(1)
+        m = np.arange(m_n)
+        if self.coeff_first:
+            # Bags (p, m) in that order, each over the real neighbours of p; rows of x are (j).
+            sizes = np.repeat(counts, m_n)
+            bag_first = np.cumsum(sizes) - sizes
+            within = np.arange(sizes.sum()) - np.repeat(bag_first, sizes)
+            starts = np.cumsum(counts) - counts
+            order = np.repeat(np.repeat(starts, m_n), sizes) + within
+            m_of = np.repeat(np.tile(m, self.n_out), sizes)
+            indices = j[order]
+            coeff_flat = (p[order] * self.k + k[order]) * m_n + m_of
+            n_rows = self.n_in
+        else:
+            # Bags p over (neighbour, m) pairs; rows of the basis-transformed input are (j, m).
+            indices = (j[:, None] * m_n + m[None, :]).reshape(-1)
+            coeff_flat = ((p * self.k + k)[:, None] * m_n + m[None, :]).reshape(-1)
+            sizes = counts * m_n
+            n_rows = self.n_in * m_n
+        self.register_buffer("coeff_index", torch.from_numpy(coeff_flat).long(), persistent=False)
+        self.bags = BagStructure(indices, sizes, n_rows)
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the layer.
@@ -59,14 +88,18 @@ class VCConv(nn.Module):
         Returns:
             (N_out, B, C_out).
         """
-        b = x.shape[1]
-        nbr = _gather(x, self.gather_index, self.n_out)  # (N_out, K, B*C_in)
-        coeff = self.coeff * self.mask.unsqueeze(-1)  # (N_out, K, M)
-        # Contract neighbours with the per-point coefficients first: (N_out, B*C_in, M), never N_out*K*C_out*C_in.
-        h = torch.bmm(nbr.transpose(1, 2), coeff).view(self.n_out * b, self.in_channels * self.n_basis)
-        w = self.basis.view(self.n_basis, self.out_channels, self.in_channels).permute(2, 0, 1)
-        y = torch.addmm(self.bias, h, w.reshape(self.in_channels * self.n_basis, self.out_channels))
-        y = y.view(self.n_out, b, self.out_channels)
+        b, c_in, c_out, m_n = x.shape[1], self.in_channels, self.out_channels, self.n_basis
+        a = self.coeff.reshape(-1).index_select(0, self.coeff_index)
+        w = self.basis.view(m_n, c_out, c_in)
+        if self.coeff_first:
+            h = self.bags(x.reshape(self.n_in, b * c_in), a)  # (N_out*M, B*C_in)
+            h = h.view(self.n_out, m_n, b, c_in).transpose(1, 2).reshape(self.n_out * b, m_n * c_in)
+            y = torch.addmm(self.bias, h, w.permute(0, 2, 1).reshape(m_n * c_in, c_out))
+        else:
+            u = x.reshape(self.n_in * b, c_in) @ w.permute(2, 0, 1).reshape(c_in, m_n * c_out)
+            u = u.view(self.n_in, b, m_n, c_out).transpose(1, 2).reshape(self.n_in * m_n, b * c_out)
+            y = self.bags(u, a).view(self.n_out, b, c_out) + self.bias
+        y = y.view(self.n_out, b, c_out)
         return F.elu(y) if self.activation else y
 
     def extra_repr(self) -> str:
@@ -84,6 +117,9 @@ class LearnedPool(nn.Module):
         self.n_in, self.n_out, self.k = table.n_in, table.n_out, table.max_neighbours
         _table_buffers(self, table)
         self.weight = nn.Parameter(torch.randn(self.n_out, self.k) / max(table.mean_neighbours, 1.0))
+        p, k, j = _real_entries(table)
+        self.register_buffer("weight_index", torch.from_numpy(p * self.k + k).long(), persistent=False)
+        self.bags = BagStructure(j, table.mask.sum(1), self.n_in)
 
     def normalised_weight(self) -> Tensor:
         """(N_out, K) non-negative weights, zero on padding, rows summing to 1 (up to the 1e-8 guard)."""
@@ -93,8 +129,8 @@ class LearnedPool(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(N_in, B, C) -> (N_out, B, C)."""
         _, b, c = x.shape
-        nbr = _gather(x, self.gather_index, self.n_out)  # (N_out, K, B*C)
-        return torch.bmm(self.normalised_weight().unsqueeze(1), nbr).view(self.n_out, b, c)
+        w = self.normalised_weight().reshape(-1).index_select(0, self.weight_index)
+        return self.bags(x.reshape(self.n_in, b * c), w).view(self.n_out, b, c)
 
     def extra_repr(self) -> str:
         return f"{self.n_in} -> {self.n_out}, K={self.k}"
@@ -112,9 +148,7 @@ def vcconv_reference(layer: VCConv, x: Tensor) -> Tensor:
     """
     b = x.shape[0]
     x_pad = torch.cat([x, x.new_zeros(b, 1, layer.in_channels)], 1)
-    index = layer.gather_index.view(layer.n_out, layer.k).clone()
-    index[layer.mask == 0] = layer.n_in
-    nbr = x_pad[:, index]  # (B, N_out, K, C_in)
+    nbr = x_pad[:, layer.padded_index]  # (B, N_out, K, C_in)
     kernels = (layer.coeff * layer.mask.unsqueeze(-1)) @ layer.basis
     kernels = kernels.view(layer.n_out, layer.k, layer.out_channels, layer.in_channels)
     y = torch.einsum("pkoi,bpki->bpo", kernels, nbr) + layer.bias
@@ -125,6 +159,4 @@ def pool_reference(layer: LearnedPool, x: Tensor) -> Tensor:
     """Plain computation of :class:`LearnedPool` (tests only): (B, N_in, C) -> (B, N_out, C)."""
     b, _, c = x.shape
     x_pad = torch.cat([x, x.new_zeros(b, 1, c)], 1)
-    index = layer.gather_index.view(layer.n_out, layer.k).clone()
-    index[layer.mask == 0] = layer.n_in
-    return torch.einsum("pk,bpkc->bpc", layer.normalised_weight(), x_pad[:, index])
+    return torch.einsum("pk,bpkc->bpc", layer.normalised_weight(), x_pad[:, layer.padded_index])
