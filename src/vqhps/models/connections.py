@@ -13,7 +13,9 @@ from vqhps.models.mesh_hierarchy import HierarchyLevel, MeshHierarchy, Neighbour
 MEDIUM_N_LEVELS = 7
 
 
-def table_from_rows(rows: np.ndarray, n_in: int | None = None, name: str = "connection array") -> NeighbourTable:
+def table_from_rows(
+    rows: np.ndarray, n_in: int | None = None, name: str = "connection array"
+) -> NeighbourTable:
     """Parse the int32 connection format into a NeighbourTable.
 
     Args:
@@ -32,7 +34,9 @@ def table_from_rows(rows: np.ndarray, n_in: int | None = None, name: str = "conn
     ids = rows[:, 1::2].astype(np.int64)
     dist = rows[:, 2::2].astype(np.int32)
     if counts.min() < 1 or counts.max() > k:
-        raise ValueError(f"{name}: neighbour counts must lie in [1, {k}], got [{counts.min()}, {counts.max()}]")
+        raise ValueError(
+            f"{name}: neighbour counts must lie in [1, {k}], got [{counts.min()}, {counts.max()}]"
+        )
     real = np.arange(k)[None, :] < counts[:, None]
     if n_in is None:
         n_in = int(ids[~real].max()) if (~real).any() else int(ids[real].max()) + 1
@@ -51,7 +55,7 @@ def table_to_rows(table: NeighbourTable) -> np.ndarray:
 
 
 def load_connections(folder: Path, n_vertices: int, n_levels: int = MEDIUM_N_LEVELS) -> MeshHierarchy:
-    """Load ``_pool{i}.npy`` / ``_unpool{i}.npy`` for i < n_levels (e.g. MeshConvolution's ``dfaust2`` folder).
+    """Load ``_pool{i}.npy`` / ``_unpool{i}.npy``, i < n_levels (e.g. MeshConvolution's ``dfaust2``).
 
     A level resamples (learned pooling) iff its output point count differs from its input count.
 
@@ -79,21 +83,22 @@ def load_connections(folder: Path, n_vertices: int, n_levels: int = MEDIUM_N_LEV
         pool = table_from_rows(np.load(pool_file), n_in=n_in, name=str(pool_file))
         unpool = table_from_rows(np.load(unpool_file), n_in=pool.n_out, name=str(unpool_file))
         if unpool.n_out != n_in:
-            raise ValueError(f"{unpool_file}: has {unpool.n_out} rows, expected {n_in} (input points of level {i})")
+            raise ValueError(
+                f"{unpool_file}: has {unpool.n_out} rows, expected {n_in} (input points of level {i})"
+            )
         levels.append(HierarchyLevel(pool, unpool, resamples=pool.n_out != n_in))
         n_in = pool.n_out
     return MeshHierarchy(n_vertices, tuple(levels), source=f"connections {folder}")
 
 
 def save_connections(hierarchy: MeshHierarchy, folder: Path) -> None:
-    """Write every level as ``_pool{i}.npy`` / ``_unpool{i}.npy`` in the MeshConvolution format (atomically)."""
+    """Write each level as ``_pool{i}.npy`` / ``_unpool{i}.npy`` in the MeshConvolution format, atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for i, lv in enumerate(hierarchy.levels):
         for name, table in (("pool", lv.pool), ("unpool", lv.unpool)):
-            with atomic_path(folder / f"_{name}{i}.npy") as tmp:
-                with open(tmp, "wb") as fh:
-                    np.save(fh, table_to_rows(table))
+            with atomic_path(folder / f"_{name}{i}.npy") as tmp, open(tmp, "wb") as fh:
+                np.save(fh, table_to_rows(table))
 
 
 def random_table(n_out: int, n_in: int, max_neighbours: int, rng: np.random.Generator) -> NeighbourTable:
@@ -113,7 +118,7 @@ def random_table(n_out: int, n_in: int, max_neighbours: int, rng: np.random.Gene
     return NeighbourTable(index, distance, n_in)
 
 
-# (out points, max neighbours) of the dfaust2 files, levels 0..6 (reference §2.3); unpool of a conv level = pool.
+# (out points, max neighbours) of the dfaust2 files, levels 0..6 (reference §2.3), (pool, unpool) per level.
 DFAUST2_SHAPES: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
     ((6890, 10), (6890, 10)),
     ((1925, 32), (6890, 11)),

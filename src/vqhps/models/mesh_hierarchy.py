@@ -1,4 +1,4 @@
-"""Graph pooling hierarchy of a template mesh (centre sampling, pool/unpool neighbour tables), cached on disk."""
+"""Graph pooling hierarchy of a template mesh (centre sampling, pool/unpool neighbour tables), disk-cached."""
 
 from __future__ import annotations
 
@@ -149,7 +149,8 @@ class HierarchySettings:
         for stride, r_pool, r_unpool in self.levels:
             if stride < 1 or r_pool < stride - 1 or r_unpool < stride - 1:
                 raise ValueError(
-                    f"hierarchy level {(stride, r_pool, r_unpool)}: need stride >= 1 and both radii >= stride-1"
+                    f"level (stride, pool radius, unpool radius) = {(stride, r_pool, r_unpool)}: need"
+                    " stride >= 1 and both radii >= stride - 1,"
                     " so that every vertex is pooled and unpooled"
                 )
 
@@ -320,7 +321,6 @@ def build_hierarchy(
         levels.append(lv)
     hierarchy = MeshHierarchy(n_vertices, tuple(levels), source=f"template sha256 {key[:12]}")
     if cache is not None:
-        with atomic_path(cache) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **hierarchy.to_arrays())
+        with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **hierarchy.to_arrays())
     return hierarchy

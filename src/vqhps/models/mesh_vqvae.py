@@ -1,4 +1,4 @@
-"""Mesh-VQ-VAE: fully convolutional mesh autoencoder (vc-conv + learned pooling) with an EMA vector quantiser."""
+"""Mesh-VQ-VAE: fully convolutional mesh autoencoder (vc-conv, learned pooling) with an EMA quantiser."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class MeshVQVAEConfig:
         beta: commitment weight.
         decay: EMA decay of the codebook.
         eps: Laplace smoothing constant.
-        dead_code_restart: re-seed codes whose EMA count falls below ``dead_code_threshold`` (off in the paper).
+        dead_code_restart: re-seed codes whose EMA count drops below ``dead_code_threshold`` (paper: off).
         dead_code_threshold: EMA count below which a code counts as dead.
     """
 

@@ -1,4 +1,4 @@
-"""EMA vector quantiser with Laplace smoothing and a straight-through estimator (VQ-VAE, van den Oord et al.)."""
+"""EMA vector quantiser with Laplace smoothing and a straight-through estimator (VQ-VAE, van den Oord)."""
 
 from __future__ import annotations
 

@@ -28,19 +28,24 @@ def _real_entries(table: NeighbourTable) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 class VCConv(nn.Module):
-    """Vc-conv: per-output-point kernels mixed from ``n_basis`` shared basis kernels (FCMAE, Zhou et al. 2020).
+    """Vc-conv: per-output-point kernels mixed from ``n_basis`` shared basis kernels (FCMAE, Zhou 2020).
 
     y[p] = act(sum_k sum_m A[p,k,m] W_m x[nbr(p,k)] + b), padding slots masked out.
     Parameters: coeff A (N_out, K, M), basis W (M, C_out*C_in), bias (C_out,); residual rate 0 (none).
 
     Computation never forms the N_out x K x C_out x C_in kernels: when C_in <= C_out the neighbours are first
     contracted with A (a sparse product giving (N_out, M, B, C_in)), then all basis kernels are applied as one
-    matrix product; when C_in > C_out the basis kernels are applied first (per input point, (N_in, M, B, C_out))
+    matrix product; when C_in > C_out the basis kernels are applied first (giving (N_in, M, B, C_out))
     and the sparse product with A comes last, so the sparse part always runs on min(C_in, C_out) channels.
     """
 
     def __init__(
-        self, table: NeighbourTable, in_channels: int, out_channels: int, n_basis: int = 9, activation: bool = True
+        self,
+        table: NeighbourTable,
+        in_channels: int,
+        out_channels: int,
+        n_basis: int = 9,
+        activation: bool = True,
     ) -> None:
         super().__init__()
         self.n_in, self.n_out, self.k = table.n_in, table.n_out, table.max_neighbours
@@ -103,7 +108,8 @@ class VCConv(nn.Module):
         return F.elu(y) if self.activation else y
 
     def extra_repr(self) -> str:
-        return f"{self.n_in}x{self.in_channels} -> {self.n_out}x{self.out_channels}, K={self.k}, M={self.n_basis}"
+        c = f"{self.n_in}x{self.in_channels} -> {self.n_out}x{self.out_channels}"
+        return f"{c}, K={self.k}, M={self.n_basis}"
 
 
 class LearnedPool(nn.Module):
