@@ -1,0 +1,267 @@
+"""Synthetic training images: a posed canonical mesh, randomly rotated, ray-cast from a random camera.
+
+Every random choice of a sample comes from ``np.random.default_rng([seed, index])``, so a sample
+depends only on the seed and its index, never on which worker rendered it or in what order.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import multiprocessing as mp
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from vqhps.render.camera import Camera, CameraSampling, random_orbit_camera
+
+#: Surface vertices per keypoint whose visibility decides the keypoint's (the highest regressor weights).
+N_VISIBILITY_VERTICES = 6
+#: Surface points closer than this to the first ray hit count as visible, metres.
+OCCLUSION_TOL_M = 5e-3
+
+
+@dataclass(frozen=True)
+class AppearanceSampling:
+    """Ranges of the random appearance.
+
+    Attributes:
+        max_pitch_roll_deg: bound of the uniform pitch and roll of the global body rotation, degrees
+            (the yaw is uniform over 360 degrees).
+        albedo: range of each RGB channel of the body colour, in [0, 1].
+        background_noise: amplitude of the low-frequency background noise, in [0, 1] units.
+        light_jitter: std of the random offset of the light direction from the camera direction.
+    """
+
+    max_pitch_roll_deg: float = 15.0
+    albedo: tuple[float, float] = (0.35, 0.95)
+    background_noise: float = 0.25
+    light_jitter: float = 0.35
+
+
+@dataclass
+class SyntheticSample:
+    """One rendered training image and its labels.
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB.
+        global_rot_cam: (3, 3) float32 rotation of the canonical body in the camera frame
+            (``cam_R @ global_rotation``; what the model predicts).
+        cam_K: (3, 3) float32 intrinsics, pixels.
+        cam_R: (3, 3) float32 world -> camera rotation (OpenCV axes: x right, y down, z forward).
+        cam_t: (3,) float32 world -> camera translation, metres.
+        keypoints2d: (17, 3) float32 ``[u px, v px, visible 0/1]`` of the regressed joints.
+        bbox: (4,) float32 ``x0, y0, x1, y1`` pixels of the projected mesh, clipped to the image.
+        verts_cam: optional (V, 3) float32 vertices in camera coordinates, metres.
+    """
+
+    image: np.ndarray
+    global_rot_cam: np.ndarray
+    cam_K: np.ndarray
+    cam_R: np.ndarray
+    cam_t: np.ndarray
+    keypoints2d: np.ndarray
+    bbox: np.ndarray
+    verts_cam: np.ndarray | None = None
+
+
+def sample_rng(seed: int, index: int) -> np.random.Generator:
+    """The random generator of sample ``index`` under ``seed`` (independent of worker order)."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
+
+
+def random_global_rotation(rng: np.random.Generator, max_pitch_roll_deg: float) -> np.ndarray:
+    """(3, 3) float64 rotation: uniform yaw about +Y, then small pitch (about X) and roll (about Z)."""
+    yaw = rng.uniform(0.0, 2.0 * math.pi)
+    pitch, roll = np.radians(rng.uniform(-max_pitch_roll_deg, max_pitch_roll_deg, size=2))
+    cy, sy, cp, sp, cr, sr = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch), math.cos(roll), math.sin(roll)
+    r_yaw = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
+    r_pitch = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
+    r_roll = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
+    return r_yaw @ r_pitch @ r_roll
+
+
+def random_background(rng: np.random.Generator, size: int, noise: float) -> np.ndarray:
+    """(size, size, 3) float32 in [0, 1]: a uniform colour plus bilinearly upsampled 4x4 noise."""
+    base = rng.uniform(0.0, 1.0, size=3)
+    grid = rng.uniform(-noise, noise, size=(4, 4, 3))
+    # Separable bilinear upsampling of the 4x4 grid to the image (cheap and smooth).
+    coords = np.linspace(0.0, 3.0, size)
+    lo = np.minimum(coords.astype(int), 2)
+    frac = coords - lo
+    rows = grid[lo] * (1 - frac)[:, None, None] + grid[lo + 1] * frac[:, None, None]  # (size, 4, 3)
+    full = rows[:, lo] * (1 - frac)[None, :, None] + rows[:, lo + 1] * frac[None, :, None]
+    return np.clip(base + full, 0.0, 1.0).astype(np.float32)
+
+
+def top_vertices(regressor: np.ndarray, k: int = N_VISIBILITY_VERTICES) -> np.ndarray:
+    """(J, k) int64 indices of the ``k`` largest weights of each regressor row (J, V)."""
+    k = min(k, regressor.shape[1])
+    idx = np.argpartition(-regressor, k - 1, axis=1)[:, :k]
+    return np.take_along_axis(idx, np.argsort(-np.take_along_axis(regressor, idx, 1), axis=1), 1)
+
+
+def keypoint_visibility(mesh, cam: Camera, uv: np.ndarray, verts: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """(J,) bool: joint inside the image and at least one of its top surface vertices unoccluded.
+
+    Args:
+        mesh: a :class:`~vqhps.render.warp_raycast.WarpMesh` holding ``verts``.
+        cam: the camera.
+        uv: (J, 2) projected joints, pixels.
+        verts: (V, 3) world vertices, metres.
+        top: (J, k) vertex indices per joint (see :func:`top_vertices`).
+    """
+    candidates = verts[top.reshape(-1)]
+    _, z = cam.project(candidates)
+    seen = ~mesh.occluded(cam, candidates, tol=OCCLUSION_TOL_M) & (z > 0)
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < cam.width) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)
+    return seen.reshape(top.shape).any(axis=1) & inside
+
+
+def render_sample(
+    canonical_verts: np.ndarray,
+    faces: np.ndarray,
+    regressor: np.ndarray,
+    rng: np.random.Generator,
+    image_size: int,
+    camera: CameraSampling = CameraSampling(),
+    appearance: AppearanceSampling = AppearanceSampling(),
+    return_verts: bool = False,
+) -> SyntheticSample:
+    """Rotate a canonical mesh about its centroid, frame it with a random camera and ray-cast it.
+
+    Args:
+        canonical_verts: (V, 3) float vertices in the canonical frame (+Y up, facing +Z), metres.
+        faces: (F, 3) int triangles (pass the same array object every call: it keys the BVH cache).
+        regressor: (17, V) float joint regressor with rows summing to one.
+        rng: the sample's generator (see :func:`sample_rng`).
+        image_size: square image side, pixels.
+        camera, appearance: sampling ranges.
+        return_verts: also return the camera-frame vertices.
+    """
+    from vqhps.render.warp_raycast import mesh_for  # Warp initialises lazily, in the worker that renders
+
+    verts = np.asarray(canonical_verts, np.float64)
+    rot = random_global_rotation(rng, appearance.max_pitch_roll_deg)
+    centroid = verts.mean(axis=0)
+    world = (verts - centroid) @ rot.T + centroid
+    cam = random_orbit_camera(world, rng, image_size, camera)
+    background = random_background(rng, image_size, appearance.background_noise)
+    albedo = rng.uniform(*appearance.albedo, size=3)
+    light = -cam.R[2] + rng.normal(0.0, appearance.light_jitter, size=3)  # from the camera side
+    light /= np.linalg.norm(light)
+
+    uv_verts, _ = cam.project(world)
+    x0, y0 = np.floor(uv_verts.min(axis=0)).astype(int) - 1
+    x1, y1 = np.ceil(uv_verts.max(axis=0)).astype(int) + 1
+    mesh = mesh_for(faces, world.astype(np.float32))
+    result = mesh.render(cam, background, albedo, light, window=(x0, y0, x1, y1))
+
+    joints = np.asarray(regressor, np.float64) @ world
+    uv, _ = cam.project(joints)
+    visible = keypoint_visibility(mesh, cam, uv, world, _cached_top_vertices(regressor))
+    bbox = np.concatenate([uv_verts.min(axis=0), uv_verts.max(axis=0)])
+    bbox = np.clip(bbox, 0.0, [image_size, image_size, image_size, image_size])
+    return SyntheticSample(
+        image=np.round(np.clip(result.image, 0.0, 1.0) * 255.0).astype(np.uint8),
+        global_rot_cam=(cam.R @ rot).astype(np.float32),
+        cam_K=cam.K.astype(np.float32),
+        cam_R=cam.R.astype(np.float32),
+        cam_t=cam.t.astype(np.float32),
+        keypoints2d=np.concatenate([uv, visible[:, None]], axis=1).astype(np.float32),
+        bbox=bbox.astype(np.float32),
+        verts_cam=cam.to_camera(world).astype(np.float32) if return_verts else None,
+    )
+
+
+_TOP_CACHE: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _cached_top_vertices(regressor: np.ndarray) -> np.ndarray:
+    global _TOP_CACHE
+    if _TOP_CACHE is None or _TOP_CACHE[0] is not regressor:  # argpartition over (17, V) costs ~1 ms
+        _TOP_CACHE = (regressor, top_vertices(np.asarray(regressor)))
+    return _TOP_CACHE[1]
+
+
+def encode_image(image: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> bytes:
+    """Encode an (H, W, 3) uint8 image as ``"jpeg"`` or ``"png"`` bytes."""
+    from PIL import Image
+
+    fmt = fmt.lower()
+    if fmt not in ("jpeg", "jpg", "png"):
+        raise ValueError(f"image format must be 'jpeg' or 'png', got {fmt!r}")
+    buf = io.BytesIO()
+    if fmt == "png":
+        Image.fromarray(image).save(buf, format="PNG", compress_level=1)
+    else:
+        Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Inverse of :func:`encode_image`: (H, W, 3) uint8."""
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+# --- process pool -------------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _init_worker(faces: np.ndarray, regressor: np.ndarray, seed: int, image_size: int, kwargs: dict) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # processes, not intra-op threads, scale on a shared 2-core box
+    _WORKER.update(faces=faces, regressor=regressor, seed=seed, image_size=image_size, kwargs=kwargs)
+
+
+def _render_one(task: tuple[int, np.ndarray]) -> SyntheticSample:
+    index, verts = task
+    w = _WORKER
+    return render_sample(verts, w["faces"], w["regressor"], sample_rng(w["seed"], index), w["image_size"],
+                         **w["kwargs"])
+
+
+def render_many(
+    canonical_verts: np.ndarray | Sequence[np.ndarray],
+    faces: np.ndarray,
+    regressor: np.ndarray,
+    seed: int,
+    indices: Sequence[int],
+    image_size: int,
+    workers: int = 1,
+    **kwargs,
+) -> Iterator[SyntheticSample]:
+    """Render many meshes, in order, with ``workers`` processes (1 = in this process).
+
+    Args:
+        canonical_verts: (N, V, 3) canonical meshes, metres.
+        faces: (F, 3) triangles.
+        regressor: (17, V) joint regressor.
+        seed: the data set's seed; sample ``indices[i]`` uses :func:`sample_rng` (seed, indices[i]).
+        indices: (N,) global sample indices.
+        image_size: square image side, pixels.
+        workers: number of processes, each with one torch thread.
+        **kwargs: passed to :func:`render_sample` (``camera``, ``appearance``, ``return_verts``).
+
+    Yields:
+        one :class:`SyntheticSample` per mesh, in input order.
+    """
+    if len(canonical_verts) != len(indices):
+        raise ValueError(f"got {len(canonical_verts)} meshes but {len(indices)} indices")
+    tasks = zip((int(i) for i in indices), canonical_verts, strict=True)
+    bar = dict(total=len(indices), disable=not sys.stderr.isatty(), desc="render")
+    if workers <= 1:
+        _init_worker(faces, regressor, seed, image_size, kwargs)
+        yield from tqdm(map(_render_one, tasks), **bar)
+        return
+    # spawn: Warp and torch are not fork-safe once initialised in the parent.
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(faces, regressor, seed, image_size, kwargs)) as pool:
+        yield from tqdm(pool.imap(_render_one, tasks, chunksize=8), **bar)
