@@ -178,12 +178,15 @@ _MESH_CACHE: dict[str, WarpMesh] = {}
 _LAST: tuple[np.ndarray, WarpMesh] | None = None
 
 
-def mesh_for(faces: np.ndarray, points: np.ndarray) -> WarpMesh:
+def mesh_for(faces: np.ndarray, points: np.ndarray, build_points: np.ndarray | None = None) -> WarpMesh:
     """The process-wide :class:`WarpMesh` for this face array, built on first use, with ``points`` set.
 
     Args:
         faces: (F, 3) triangles; meshes are shared between calls with identical faces.
         points: (V, 3) vertex positions, metres.
+        build_points: (V, 3) positions to build a new BVH on (default ``points``). An upright,
+            unrotated body gives a BVH that stays tight after refitting (traces ~25 % faster than one
+            built on a rotated, posed body).
     """
     global _LAST
     if _LAST is not None and _LAST[0] is faces:  # fast path: hashing 27k faces costs ~1 ms per image
@@ -192,7 +195,7 @@ def mesh_for(faces: np.ndarray, points: np.ndarray) -> WarpMesh:
     key = hashlib.sha1(np.ascontiguousarray(faces, np.int64).tobytes()).hexdigest() + f":{points.shape[0]}"
     mesh = _MESH_CACHE.get(key)
     if mesh is None:
-        mesh = _MESH_CACHE[key] = WarpMesh(faces, points)
+        mesh = _MESH_CACHE[key] = WarpMesh(faces, points if build_points is None else build_points)
     _LAST = (faces, mesh)  # holding `faces` keeps its identity from being reused
     mesh.set_points(points)
     return mesh
