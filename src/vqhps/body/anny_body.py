@@ -148,7 +148,9 @@ class AnnyBody:
         self.template = (verts - verts.mean(dim=0)).numpy()
         self.n_vertices = int(self.template.shape[0])
         digest = hashlib.sha1(self.faces.tobytes()).hexdigest()[:10]
-        self.topology_id = f"anny-{anny.__version__}:{topology}:V{self.n_vertices}:F{len(self.faces)}:{digest}"
+        self.topology_id = (
+            f"anny-{anny.__version__}:{topology}:V{self.n_vertices}:F{len(self.faces)}:{digest}"
+        )
 
     def _joint_axes(self, heads: Tensor) -> Tensor:
         """(J, 3) float32 unit axes of the hinge and twist joints (zeros for Euler joints), Anny world."""
@@ -157,8 +159,9 @@ class AnnyBody:
             if kind == "euler":
                 continue
             side = name[-2:]
-            shoulder, elbow, wrist = (heads[self.bone_labels.index(b + side)] for b in
-                                      ("upperarm01", "lowerarm01", "wrist"))
+            shoulder, elbow, wrist = (
+                heads[self.bone_labels.index(b + side)] for b in ("upperarm01", "lowerarm01", "wrist")
+            )
             upper, fore = elbow - shoulder, wrist - elbow
             axis = torch.linalg.cross(upper, fore) if kind == "hinge" else upper
             axes[j] = axis / axis.norm()
@@ -203,7 +206,9 @@ class AnnyBody:
             b = len(chunk)
             delta = torch.eye(4).repeat(b, len(self.bone_labels), 1, 1)
             delta[:, self._bone_index, :3, :3] = self.joint_rotations(chunk.pose.float())
-            out = self.model(pose_parameters=delta.to(self.device), phenotype_kwargs=chunk.phenotype.to(self.device))
+            out = self.model(
+                pose_parameters=delta.to(self.device), phenotype_kwargs=chunk.phenotype.to(self.device)
+            )
             verts = to_canonical(out["vertices"].float().cpu())
             heads = to_canonical(out["bone_poses"][..., :3, 3].float().cpu())
             centre = verts.mean(dim=1, keepdim=True)

@@ -17,16 +17,42 @@ import torch
 from vqhps.io.atomic import write_bytes_atomic
 
 H36M_JOINT_NAMES = (
-    "pelvis", "rhip", "rknee", "rankle", "lhip", "lknee", "lankle", "spine", "thorax",
-    "neck_nose", "head_top", "lshoulder", "lelbow", "lwrist", "rshoulder", "relbow", "rwrist",
+    "pelvis",
+    "rhip",
+    "rknee",
+    "rankle",
+    "lhip",
+    "lknee",
+    "lankle",
+    "spine",
+    "thorax",
+    "neck_nose",
+    "head_top",
+    "lshoulder",
+    "lelbow",
+    "lwrist",
+    "rshoulder",
+    "relbow",
+    "rwrist",
 )
 #: Joint index of each joint's mirror image (left <-> right), for flip augmentation.
 H36M_FLIP_PERM = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13)
 #: H36M joints that are an Anny bone head.
 _BONE_TARGETS = {
-    1: "upperleg01.R", 2: "lowerleg01.R", 3: "foot.R", 4: "upperleg01.L", 5: "lowerleg01.L", 6: "foot.L",
-    7: "spine02", 8: "neck01", 11: "upperarm01.L", 12: "lowerarm01.L", 13: "wrist.L",
-    14: "upperarm01.R", 15: "lowerarm01.R", 16: "wrist.R",
+    1: "upperleg01.R",
+    2: "lowerleg01.R",
+    3: "foot.R",
+    4: "upperleg01.L",
+    5: "lowerleg01.L",
+    6: "foot.L",
+    7: "spine02",
+    8: "neck01",
+    11: "upperarm01.L",
+    12: "lowerarm01.L",
+    13: "wrist.L",
+    14: "upperarm01.R",
+    15: "lowerarm01.R",
+    16: "wrist.R",
 }
 #: The head-top row averages the rest vertices this close to the top of the head, metres.
 HEAD_TOP_CAP_M = 0.012
@@ -91,8 +117,9 @@ def default_neighbourhood(n_vertices: int) -> int:
     return int(np.clip(round(n_vertices / 100), 24, 160))
 
 
-def fit_h36m_regressor(body, n_fit: int = 300, n_holdout: int = 100, seed: int = 0,
-                       k: int | None = None) -> tuple[np.ndarray, dict[str, float]]:
+def fit_h36m_regressor(
+    body, n_fit: int = 300, n_holdout: int = 100, seed: int = 0, k: int | None = None
+) -> tuple[np.ndarray, dict[str, float]]:
     """Fit the (17, V) regressor of ``body``'s topology on random bodies and report held-out errors.
 
     Args:
@@ -123,7 +150,9 @@ def fit_h36m_regressor(body, n_fit: int = 300, n_holdout: int = 100, seed: int =
     reg[10, top] = 1.0 / len(top)
     metrics = {"fit_mpjpe_mm": _mpjpe_mm(reg, verts, targets)}
     hold_v, hold_h = body.forward(body.sample_parameters(n_holdout, torch.Generator().manual_seed(seed + 1)))
-    hold_err = _errors_mm(reg, hold_v.double().numpy(), joint_targets(hold_h, body.bone_labels).double().numpy())
+    hold_err = _errors_mm(
+        reg, hold_v.double().numpy(), joint_targets(hold_h, body.bone_labels).double().numpy()
+    )
     metrics.update(holdout_mpjpe_mm=float(hold_err.mean()), holdout_max_mm=float(hold_err.max()))
     return reg.astype(np.float32), metrics
 

@@ -67,7 +67,9 @@ def intrinsics(fov_y_deg: float, width: int, height: int) -> np.ndarray:
     return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def look_at(
+    eye: np.ndarray, target: np.ndarray, up: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """World -> camera extrinsics of a camera at ``eye`` looking at ``target`` (OpenCV axes).
 
     Args:
@@ -107,7 +109,7 @@ class CameraSampling:
 
 
 def random_orbit_camera(
-    points: np.ndarray, rng: np.random.Generator, image_size: int, cfg: CameraSampling = CameraSampling()
+    points: np.ndarray, rng: np.random.Generator, image_size: int, cfg: CameraSampling | None = None
 ) -> Camera:
     """A camera orbiting the body, framed so the body's projection fills ``cfg.fill`` of the image.
 
@@ -118,8 +120,9 @@ def random_orbit_camera(
         points: (N, 3) world points of the body (+Y up), metres.
         rng: source of randomness (the only one used).
         image_size: square image side, pixels.
-        cfg: sampling ranges.
+        cfg: sampling ranges (default: :class:`CameraSampling`'s defaults).
     """
+    cfg = cfg or CameraSampling()
     lo, hi = points.min(axis=0), points.max(axis=0)
     height = float(max(hi[1] - lo[1], 1e-3))
     target = (lo + hi) / 2.0 + rng.normal(0.0, cfg.target_jitter * height, size=3)
@@ -128,7 +131,11 @@ def random_orbit_camera(
     fov = rng.uniform(*cfg.fov_deg)
     fill = rng.uniform(*cfg.fill)
     direction = np.array(
-        [math.cos(elevation) * math.sin(azimuth), math.sin(elevation), math.cos(elevation) * math.cos(azimuth)]
+        [
+            math.cos(elevation) * math.sin(azimuth),
+            math.sin(elevation),
+            math.cos(elevation) * math.cos(azimuth),
+        ]
     )
     K = intrinsics(fov, image_size, image_size)
     radius = float(np.linalg.norm(hi - lo)) / 2.0

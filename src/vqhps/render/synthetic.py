@@ -77,7 +77,14 @@ def random_global_rotation(rng: np.random.Generator, max_pitch_roll_deg: float) 
     """(3, 3) float64 rotation: uniform yaw about +Y, then small pitch (about X) and roll (about Z)."""
     yaw = rng.uniform(0.0, 2.0 * math.pi)
     pitch, roll = np.radians(rng.uniform(-max_pitch_roll_deg, max_pitch_roll_deg, size=2))
-    cy, sy, cp, sp, cr, sr = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch), math.cos(roll), math.sin(roll)
+    cy, sy, cp, sp, cr, sr = (
+        math.cos(yaw),
+        math.sin(yaw),
+        math.cos(pitch),
+        math.sin(pitch),
+        math.cos(roll),
+        math.sin(roll),
+    )
     r_yaw = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
     r_pitch = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
     r_roll = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
@@ -96,10 +103,16 @@ def random_background(rng: np.random.Generator, size: int, noise: float) -> np.n
 
 
 def top_vertices(regressor: np.ndarray, k: int = N_VISIBILITY_VERTICES) -> np.ndarray:
-    """(J, k) int64 indices of the ``k`` largest weights of each regressor row (J, V)."""
+    """(J, k) int64 indices of the ``k`` largest weights of each regressor row (J, V), largest first.
+
+    Rows with fewer than ``k`` positive weights repeat their largest one instead of naming
+    zero-weight vertices (which say nothing about the joint).
+    """
     k = min(k, regressor.shape[1])
     idx = np.argpartition(-regressor, k - 1, axis=1)[:, :k]
-    return np.take_along_axis(idx, np.argsort(-np.take_along_axis(regressor, idx, 1), axis=1), 1)
+    idx = np.take_along_axis(idx, np.argsort(-np.take_along_axis(regressor, idx, 1), axis=1), 1)
+    positive = np.take_along_axis(regressor, idx, 1) > 0
+    return np.where(positive, idx, idx[:, :1])
 
 
 def keypoint_visibility(mesh, cam: Camera, uv: np.ndarray, verts: np.ndarray, top: np.ndarray) -> np.ndarray:
@@ -125,8 +138,8 @@ def render_sample(
     regressor: np.ndarray,
     rng: np.random.Generator,
     image_size: int,
-    camera: CameraSampling = CameraSampling(),
-    appearance: AppearanceSampling = AppearanceSampling(),
+    camera: CameraSampling | None = None,
+    appearance: AppearanceSampling | None = None,
     return_verts: bool = False,
 ) -> SyntheticSample:
     """Rotate a canonical mesh about its centroid, frame it with a random camera and ray-cast it.
@@ -137,11 +150,13 @@ def render_sample(
         regressor: (17, V) float joint regressor with rows summing to one.
         rng: the sample's generator (see :func:`sample_rng`).
         image_size: square image side, pixels.
-        camera, appearance: sampling ranges.
+        camera, appearance: sampling ranges (defaults: the dataclasses' defaults).
         return_verts: also return the camera-frame vertices.
     """
     from vqhps.render.warp_raycast import mesh_for  # Warp initialises lazily, in the worker that renders
 
+    camera = camera or CameraSampling()
+    appearance = appearance or AppearanceSampling()
     verts = np.asarray(canonical_verts, np.float32)
     rot = random_global_rotation(rng, appearance.max_pitch_roll_deg)
     centroid = verts.mean(axis=0)
@@ -223,8 +238,9 @@ def _init_worker(faces: np.ndarray, regressor: np.ndarray, seed: int, image_size
 def _render_one(task: tuple[int, np.ndarray]) -> SyntheticSample:
     index, verts = task
     w = _WORKER
-    return render_sample(verts, w["faces"], w["regressor"], sample_rng(w["seed"], index), w["image_size"],
-                         **w["kwargs"])
+    return render_sample(
+        verts, w["faces"], w["regressor"], sample_rng(w["seed"], index), w["image_size"], **w["kwargs"]
+    )
 
 
 def render_many(
@@ -262,5 +278,7 @@ def render_many(
         return
     # spawn: Warp and torch are not fork-safe once initialised in the parent.
     ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(faces, regressor, seed, image_size, kwargs)) as pool:
+    with ctx.Pool(
+        workers, initializer=_init_worker, initargs=(faces, regressor, seed, image_size, kwargs)
+    ) as pool:
         yield from tqdm(pool.imap(_render_one, tasks, chunksize=8), **bar)

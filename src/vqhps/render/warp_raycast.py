@@ -22,8 +22,9 @@ _DEVICE = "cpu"
 
 
 @wp.kernel
-def _face_normals_scatter(points: wp.array(dtype=wp.vec3), tris: wp.array(dtype=wp.int32),
-                          normals: wp.array(dtype=wp.vec3)):
+def _face_normals_scatter(
+    points: wp.array(dtype=wp.vec3), tris: wp.array(dtype=wp.int32), normals: wp.array(dtype=wp.vec3)
+):
     f = wp.tid()
     i0, i1, i2 = tris[3 * f], tris[3 * f + 1], tris[3 * f + 2]
     # Unnormalised cross product: each face contributes in proportion to its area.
@@ -43,10 +44,25 @@ def _normalize(normals: wp.array(dtype=wp.vec3)):
 
 
 @wp.kernel
-def _shade(mesh: wp.uint64, tris: wp.array(dtype=wp.int32), normals: wp.array(dtype=wp.vec3),
-           origin: wp.vec3, cam_to_world: wp.mat33, fx: float, fy: float, cx: float, cy: float,
-           x0: int, y0: int, albedo: wp.vec3, light: wp.vec3, ambient: float, diffuse: float,
-           color: wp.array(dtype=wp.vec3, ndim=2), depth: wp.array(dtype=wp.float32, ndim=2)):
+def _shade(
+    mesh: wp.uint64,
+    tris: wp.array(dtype=wp.int32),
+    normals: wp.array(dtype=wp.vec3),
+    origin: wp.vec3,
+    cam_to_world: wp.mat33,
+    fx: float,
+    fy: float,
+    cx: float,
+    cy: float,
+    x0: int,
+    y0: int,
+    albedo: wp.vec3,
+    light: wp.vec3,
+    ambient: float,
+    diffuse: float,
+    color: wp.array(dtype=wp.vec3, ndim=2),
+    depth: wp.array(dtype=wp.float32, ndim=2),
+):
     di, dj = wp.tid()
     i = y0 + di
     j = x0 + dj
@@ -56,8 +72,11 @@ def _shade(mesh: wp.uint64, tris: wp.array(dtype=wp.int32), normals: wp.array(dt
     if hit.result:
         f = hit.face
         # Warp's barycentrics: p = u * v0 + v * v1 + (1 - u - v) * v2.
-        n = (hit.u * normals[tris[3 * f]] + hit.v * normals[tris[3 * f + 1]]
-             + (1.0 - hit.u - hit.v) * normals[tris[3 * f + 2]])
+        n = (
+            hit.u * normals[tris[3 * f]]
+            + hit.v * normals[tris[3 * f + 1]]
+            + (1.0 - hit.u - hit.v) * normals[tris[3 * f + 2]]
+        )
         n = wp.normalize(n)
         if wp.dot(n, ray) > 0.0:  # two-sided: face the camera (eye and mouth cavities, thin parts)
             n = -n
@@ -67,8 +86,13 @@ def _shade(mesh: wp.uint64, tris: wp.array(dtype=wp.int32), normals: wp.array(dt
 
 
 @wp.kernel
-def _occluded(mesh: wp.uint64, origin: wp.vec3, targets: wp.array(dtype=wp.vec3), tol: float,
-              out: wp.array(dtype=wp.int32)):
+def _occluded(
+    mesh: wp.uint64,
+    origin: wp.vec3,
+    targets: wp.array(dtype=wp.vec3),
+    tol: float,
+    out: wp.array(dtype=wp.int32),
+):
     k = wp.tid()
     d = targets[k] - origin
     dist = wp.length(d)
@@ -117,13 +141,21 @@ class WarpMesh:
         self.mesh.refit()
         self.normals.zero_()
         n_faces = self.tris.shape[0] // 3
-        wp.launch(_face_normals_scatter, dim=n_faces, inputs=[self.points, self.tris, self.normals],
-                  device=_DEVICE)
+        wp.launch(
+            _face_normals_scatter, dim=n_faces, inputs=[self.points, self.tris, self.normals], device=_DEVICE
+        )
         wp.launch(_normalize, dim=self.n_vertices, inputs=[self.normals], device=_DEVICE)
 
-    def render(self, cam: Camera, background: np.ndarray, albedo: np.ndarray, light_dir: np.ndarray,
-               ambient: float = 0.25, diffuse: float = 0.75, window: tuple[int, int, int, int] | None = None
-               ) -> RenderResult:
+    def render(
+        self,
+        cam: Camera,
+        background: np.ndarray,
+        albedo: np.ndarray,
+        light_dir: np.ndarray,
+        ambient: float = 0.25,
+        diffuse: float = 0.75,
+        window: tuple[int, int, int, int] | None = None,
+    ) -> RenderResult:
         """Ray-cast the current vertex positions.
 
         Args:
@@ -142,10 +174,26 @@ class WarpMesh:
         if x1 > x0 and y1 > y0:
             K = cam.K
             wp.launch(
-                _shade, dim=(y1 - y0, x1 - x0), device=_DEVICE,
-                inputs=[self.mesh.id, self.tris, self.normals, wp.vec3(*cam.center), wp.mat33(*cam.R.T.ravel()),
-                        float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]), int(x0), int(y0),
-                        wp.vec3(*albedo), wp.vec3(*light_dir), float(ambient), float(diffuse)],
+                _shade,
+                dim=(y1 - y0, x1 - x0),
+                device=_DEVICE,
+                inputs=[
+                    self.mesh.id,
+                    self.tris,
+                    self.normals,
+                    wp.vec3(*cam.center),
+                    wp.mat33(*cam.R.T.ravel()),
+                    float(K[0, 0]),
+                    float(K[1, 1]),
+                    float(K[0, 2]),
+                    float(K[1, 2]),
+                    int(x0),
+                    int(y0),
+                    wp.vec3(*albedo),
+                    wp.vec3(*light_dir),
+                    float(ambient),
+                    float(diffuse),
+                ],
                 outputs=[color, depth],
             )
         depth_np = depth.numpy()
@@ -169,8 +217,13 @@ class WarpMesh:
             return np.zeros(0, dtype=bool)
         targets = wp.array(np.asarray(points, np.float32), dtype=wp.vec3, device=_DEVICE)
         out = wp.zeros(len(points), dtype=wp.int32, device=_DEVICE)
-        wp.launch(_occluded, dim=len(points), inputs=[self.mesh.id, wp.vec3(*cam.center), targets, float(tol)],
-                  outputs=[out], device=_DEVICE)
+        wp.launch(
+            _occluded,
+            dim=len(points),
+            inputs=[self.mesh.id, wp.vec3(*cam.center), targets, float(tol)],
+            outputs=[out],
+            device=_DEVICE,
+        )
         return out.numpy().astype(bool)
 
 
