@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from vqhps.render.camera import Camera, intrinsics, look_at, random_orbit_camera
+from vqhps.render.rasterizer import rasterize
 from vqhps.render.synthetic import (
     decode_image,
     encode_image,
@@ -13,6 +14,7 @@ from vqhps.render.synthetic import (
     render_many,
     render_sample,
     sample_rng,
+    sparse_regress,
     top_vertices,
 )
 from vqhps.render.warp_raycast import WarpMesh, mesh_for
@@ -62,6 +64,32 @@ def test_cube_covers_exactly_the_analytic_pixels():
     assert np.all(result.image[~result.mask] == 0.0)
     # Lit head-on: shade = albedo * (ambient + diffuse) up to the smoothed cube-corner normals.
     np.testing.assert_allclose(result.image[32, 32], [0.8, 0.6, 0.4], atol=0.02)
+
+
+def test_rasteriser_matches_the_ray_caster_on_the_cube():
+    v, faces = _cube()
+    mesh = WarpMesh(faces, v)
+    mesh.set_points(v)
+    bg = np.full((64, 64, 3), 0.5, np.float32)
+    for eye in ([0.0, 0.0, 3.0], [2.0, 1.5, 2.5], [-2.5, -1.0, 1.0]):
+        R, t = look_at(np.array(eye), np.zeros(3))
+        cam = Camera(intrinsics(50.0, 64, 64), R, t, 64, 64)
+        albedo, light = np.array([0.9, 0.5, 0.3]), -R[2]
+        ray = mesh.render(cam, bg, albedo, light)
+        raster = rasterize(mesh, cam, bg, albedo, light)
+        np.testing.assert_array_equal(raster.mask, ray.mask)
+        np.testing.assert_allclose(raster.depth[ray.mask], ray.depth[ray.mask], atol=1e-4)
+        np.testing.assert_allclose(raster.image, ray.image, atol=2e-3)
+        assert ray.mask.sum() > 100
+
+
+def test_sparse_regression_equals_dense():
+    rng = np.random.default_rng(0)
+    reg = np.where(rng.random((17, 40)) < 0.2, rng.random((17, 40)), 0.0)
+    reg[:, 0] += 1e-3  # every row has a weight
+    verts = rng.normal(size=(40, 3))
+    rows, cols = np.nonzero(reg)
+    np.testing.assert_allclose(sparse_regress((rows, cols, reg[rows, cols]), verts), reg @ verts, atol=1e-12)
 
 
 def test_occlusion_and_keypoint_visibility():
@@ -145,6 +173,13 @@ def test_rendered_anny_bodies_have_plausible_labels(anny_body):
 
     body, reg = anny_body
     verts = body.vertices(body.sample_parameters(6, torch.Generator().manual_seed(0))).numpy()
+    # The rasteriser and the ray caster draw the same body.
+    mesh = mesh_for(body.faces, verts[0])
+    R, t = look_at(np.array([0.3, 0.2, 3.0]), np.zeros(3))
+    cam = Camera(intrinsics(45.0, 96, 96), R, t, 96, 96)
+    bg = np.zeros((96, 96, 3), np.float32)
+    ray, raster = mesh.render(cam, bg, np.ones(3), -R[2]), rasterize(mesh, cam, bg, np.ones(3), -R[2])
+    assert (ray.mask & raster.mask).sum() / (ray.mask | raster.mask).sum() > 0.995
     upright = 0
     for i, v in enumerate(verts):
         s = render_sample(v, body.faces, reg, sample_rng(0, i), 128, return_verts=True)

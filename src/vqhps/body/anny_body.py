@@ -231,6 +231,28 @@ class AnnyBody:
         return params.phenotype.float()
 
 
+def chunk_generator(seed: int, chunk_index: int) -> torch.Generator:
+    """The torch generator of chunk ``chunk_index`` of a data set seeded with ``seed``.
+
+    Seeding each fixed-size chunk from (seed, chunk) makes a data set independent of how chunks
+    are spread over worker processes.
+    """
+    state = np.random.SeedSequence([int(seed), int(chunk_index)]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
+
+
+def synthesize_chunk(
+    body: AnnyBody, seed: int, chunk_index: int, chunk_size: int, batch_size: int = 128
+) -> tuple[AnnyParams, Tensor]:
+    """Random parameters and canonical centred vertices of one chunk (deterministic per seed and chunk).
+
+    Returns:
+        the chunk's :class:`AnnyParams` and its (chunk_size, V, 3) float32 vertices, metres.
+    """
+    params = body.sample_parameters(chunk_size, chunk_generator(seed, chunk_index))
+    return params, body.vertices(params, batch_size=batch_size)
+
+
 def to_canonical(points: Tensor) -> Tensor:
     """Anny world (+Z up, facing -Y) -> canonical (+Y up, facing +Z): (x, y, z) -> (x, z, -y)."""
     return torch.stack([points[..., 0], points[..., 2], -points[..., 1]], dim=-1)
