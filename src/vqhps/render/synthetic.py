@@ -21,7 +21,9 @@ from tqdm import tqdm
 from vqhps.render.camera import Camera, CameraSampling, random_orbit_camera
 
 #: Surface vertices per keypoint whose visibility decides the keypoint's (the highest regressor weights).
-N_VISIBILITY_VERTICES = 6
+#: On 200 random renders, 12 agreed best (88.7 %) with "the camera-to-joint segment crosses the surface
+#: at most once"; the test errs towards hidden (7.8 % of joints) more than towards visible (3.5 %).
+N_VISIBILITY_VERTICES = 12
 #: Surface points closer than this to the first ray hit count as visible, metres.
 OCCLUSION_TOL_M = 5e-3
 
