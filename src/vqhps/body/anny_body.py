@@ -122,6 +122,7 @@ class AnnyBody:
     def __init__(self, topology: str = "default", cache_dir: str | None = None, device: str = "cpu") -> None:
         if topology not in TOPOLOGIES:
             raise ValueError(f"unknown Anny topology {topology!r}; choose one of {sorted(TOPOLOGIES)}")
+        _quiet_warp()
         import anny
         import anny.paths
 
@@ -251,6 +252,16 @@ def synthesize_chunk(
     """
     params = body.sample_parameters(chunk_size, chunk_generator(seed, chunk_index))
     return params, body.vertices(params, batch_size=batch_size)
+
+
+def _quiet_warp() -> None:
+    """Silence Warp's start-up banner (Anny uses Warp; the banner would fill every worker's log)."""
+    try:
+        import warp
+    except ImportError:
+        return
+    warp.config.quiet = True
+    warp.config.log_level = warp.LOG_WARNING
 
 
 def to_canonical(points: Tensor) -> Tensor:
