@@ -134,6 +134,13 @@ def _print_workers(what: str, results: list[tuple[int, float, float]]) -> None:
         print(
             f"  worker {rank}: {count} {what} in {wall:.2f} s wall, {1000 * cpu / count:.2f} ms CPU per item"
         )
+    # On a shared machine the wall rate reflects other people's load; CPU time per item does not.
+    capacity = sum(count / cpu for count, _, cpu in results)
+    busy = sum(cpu for _, _, cpu in results) / max(wall for _, wall, _ in results)
+    print(
+        f"  cpu-bound capacity: {capacity:.1f} {what}/s if each worker had a full core"
+        f" (the workers got {busy:.2f} cores in this run)"
+    )
 
 
 def main() -> None:
