@@ -54,6 +54,8 @@ _BONE_TARGETS = {
     15: "lowerarm01.R",
     16: "wrist.R",
 }
+#: Bump when the targets or the fit change, so that stale cached regressors are not reused.
+REGRESSOR_VERSION = 1
 #: The head-top row averages the rest vertices this close to the top of the head, metres.
 HEAD_TOP_CAP_M = 0.012
 
@@ -194,7 +196,7 @@ def _mpjpe_mm(reg: np.ndarray, verts: np.ndarray, targets: np.ndarray) -> float:
 def regressor_cache_path(cache_dir: str | Path, topology_id: str) -> Path:
     """Where the regressor of ``topology_id`` is cached (a file name safe on every OS)."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", topology_id)
-    return Path(cache_dir) / "vqhps" / f"h36m_regressor_{safe}.npy"
+    return Path(cache_dir) / "vqhps" / f"h36m_regressor_v{REGRESSOR_VERSION}_{safe}.npy"
 
 
 def h36m_regressor(body, cache_dir: str | Path | None = None) -> np.ndarray:
