@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 BIN = Path(sys.executable).parent
-COPIED = ("Snakefile", "workflow", "dvc.yaml", "src", ".dvcignore")
+COPIED = ("Snakefile", "workflow", "dvc.yaml", "src", ".dvcignore", "environment.yml")  # rules name the conda env
 
 # The demo experiment at toy size: every stage does the real thing on a handful of items.
 TINY_DEMO = {
