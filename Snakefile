@@ -10,6 +10,8 @@ include: "workflow/rules/check_data.smk"
 include: "workflow/rules/make_synthetic.smk"
 include: "workflow/rules/prepare_meshes.smk"
 include: "workflow/rules/render_images.smk"
+include: "workflow/rules/train_mesh_vqvae.smk"
+include: "workflow/rules/tokenize_meshes.smk"
 include: "workflow/rules/prepare_images.smk"
 
 

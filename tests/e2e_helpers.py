@@ -19,6 +19,8 @@ TINY_DEMO = {
     "make_synthetic": {"topology": "notoes_collapse10pc", "n_meshes": 24, "batch_size": 12},
     "prepare_meshes": {"shard_size": 8, "row_group_size": 4},
     "render_images": {"image_size": 64, "views_per_mesh": 1, "max_meshes": {"train": 6, "val": 2, "test": 2}},
+    "train_mesh_vqvae": {"steps": 12, "batch_size": 4, "val_every": 6, "ckpt_every": 6, "max_val_meshes": 4},
+    "tokenize_meshes": {"batch_size": 8, "shard_size": 10},
 }
 
 

@@ -68,14 +68,16 @@ def test_snakemake_dag_matches_pipeline_table(repo, experiment):
     seen = {}
     for job in jobs:
         exp = re.search(r"experiment=(\w+)", job.get("wildcards", "")).group(1)
-        seen[(exp, job["rule"])] = job
-    expected = {(experiment, s.name) for s in pipeline.EXPERIMENT_STAGES[experiment]}
-    assert set(seen) == expected, "Snakemake and the pipeline table run different stages"
+        regime = re.search(r"regime=(\w+)", job.get("wildcards", ""))
+        seen[(exp, job["rule"], regime.group(1) if regime else None)] = job
+    expected = {(experiment, name, regime) for name, regime in pipeline.jobs(experiment)}
+    assert set(seen) == expected, "Snakemake and the pipeline table run different jobs"
     dvc = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    for (exp, name), job in seen.items():
-        d = dvc[f"{exp}.{name}"]
+    for (exp, name, regime), job in seen.items():
+        d = dvc[pipeline.job_name(exp, name, regime)]
         assert job["input"].split(", ") == d["deps"], f"{exp}.{name}: inputs differ"
         metrics = [next(iter(m)) for m in d["metrics"]]
-        assert job["output"].split(", ") == d["outs"] + metrics, f"{exp}.{name}: outputs differ"
+        plots = [next(iter(m)) for m in d.get("plots", [])]
+        assert sorted(job["output"].split(", ")) == sorted(d["outs"] + plots + metrics), f"{exp}.{name}: outputs differ"
         assert _strip_snakemake_only(job["shell"]) == d["cmd"], f"{exp}.{name}: commands differ"
         assert d["params"] == pipeline.param_keys(exp, name)

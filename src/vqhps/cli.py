@@ -60,6 +60,8 @@ def build_parser(stage: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m vqhps.stages.{stage}", description=description)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="parameter file (default: params.yaml)")
     parser.add_argument("--experiment", required=True, help="experiment (top-level section of params.yaml): demo or paper")
+    parser.add_argument("--regime", default=None,
+                        help="training regime of stages that run once per regime (full or scarce)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
     parser.add_argument("--log", type=Path, default=None, help="also write the log to this file")
     parser.add_argument("--no-track", action="store_true", help="do not log to MLflow (also: VQHPS_NO_TRACK=1)")
@@ -90,10 +92,13 @@ def stage_main(
         _log.error("%s", err)
         return 2
     out_dir = stage_dir(args.results, args.experiment, stage)  # created by the first (atomic) write
-    ctx_params = section_dict(params, stage)
+    if args.regime:
+        out_dir = out_dir / args.regime
+    ctx_params = section_dict(params, stage) | ({"regime": args.regime} if args.regime else {})
     started = time.perf_counter()
     try:
-        with tracked_run(args.experiment, stage, ctx_params, enabled=not args.no_track) as tracker:
+        run_name = f"{stage}.{args.regime}" if args.regime else stage
+        with tracked_run(args.experiment, run_name, ctx_params, enabled=not args.no_track) as tracker:
             ctx = StageContext(stage, args.experiment, params, args.results, out_dir, tracker,
                                max(1, args.workers), resolve_device(args.device), args)
             metrics = run(ctx)

@@ -128,6 +128,54 @@ class PrepareImagesParams:
 
 
 @dataclass(frozen=True)
+class HierarchyParams:
+    """Pooling hierarchy of the Mesh-VQ-VAE, built from the template mesh (reference §2.2)."""
+
+    levels: tuple[tuple[int, int, int], ...]  # per level (stride, pool radius, unpool radius); stride 1 = conv level
+    forced_centers: tuple[int, ...] = ()  # template vertex ids kept as centres down to the coarsest level
+
+
+@dataclass(frozen=True)
+class MeshVQVAEParams:
+    """Architecture of the Mesh-VQ-VAE (paper: channels 32-64-128-9, 9 basis kernels, 512 codes)."""
+
+    channels: tuple[int, ...]  # output channels of the encoder's vc-conv layers; the last is the code size
+    n_basis: int  # basis kernels per vc-conv layer
+    codebook_size: int  # number of codes K
+    beta: float  # commitment weight
+    decay: float  # EMA decay of the codebook
+    dead_code_restart: bool  # re-seed unused codes from encoder outputs (off in the paper)
+
+
+@dataclass(frozen=True)
+class TrainMeshVQVAEParams:
+    """Mesh-VQ-VAE optimisation (paper: Adam, lr 5e-5, batch 16)."""
+
+    hierarchy: HierarchyParams
+    model: MeshVQVAEParams
+    steps: int  # optimiser steps
+    batch_size: int  # meshes per step
+    lr: float  # Adam learning rate
+    val_every: int  # validate (curves, checkpoint selection) every this many steps
+    ckpt_every: int  # write the resumable checkpoint every this many steps
+    max_val_meshes: int  # validate on at most this many val meshes (-1 = all)
+
+    def __post_init__(self) -> None:
+        _positive(self, "steps", "batch_size", "lr", "val_every", "ckpt_every")
+
+
+@dataclass(frozen=True)
+class TokenizeMeshesParams:
+    """Token extraction with the trained Mesh-VQ-VAE (token count and codebook size come from its checkpoint)."""
+
+    batch_size: int  # meshes per forward pass
+    shard_size: int  # token rows per Parquet file
+
+    def __post_init__(self) -> None:
+        _positive(self, "batch_size", "shard_size")
+
+
+@dataclass(frozen=True)
 class ExperimentParams:
     """All parameters of one experiment; sections are None where the experiment has no such stage."""
 
@@ -137,6 +185,8 @@ class ExperimentParams:
     make_synthetic: MakeSyntheticParams | None = None
     prepare_meshes: PrepareMeshesParams | None = None
     render_images: RenderImagesParams | None = None
+    train_mesh_vqvae: TrainMeshVQVAEParams | None = None
+    tokenize_meshes: TokenizeMeshesParams | None = None
     prepare_images: PrepareImagesParams | None = None
 
     def section(self, stage: str) -> Any:

@@ -21,10 +21,12 @@ RESULTS = "results"
 class Stage:
     """One stage of one experiment.
 
-    ``deps`` name upstream outputs as ``<stage>/<path>`` inside the experiment's results folder;
-    ``outs`` are paths inside the stage's own folder (a trailing ``/`` marks a folder). Every
-    stage also writes ``metrics.json`` (a DVC metric, not cached) and reads its params section
-    ``<experiment>.<stage>`` plus ``<experiment>.seed``.
+    ``deps`` name upstream outputs as ``<stage>/<path>`` inside the experiment's results folder
+    (``{regime}`` is replaced by the job's regime); ``outs`` are paths inside the stage's own
+    folder (a trailing ``/`` marks a folder). A stage with ``regimes`` runs once per regime
+    (``--regime R``, outputs in ``<stage>/<R>/``): the scarce-data run is the same stage on a
+    restricted training set. Every stage also writes ``metrics.json`` (a DVC metric, not cached)
+    and reads its params section ``<experiment>.<stage>`` plus ``<experiment>.seed``.
     """
 
     name: str
@@ -32,16 +34,23 @@ class Stage:
     deps: tuple[str, ...] = ()
     code: tuple[str, ...] = field(default=())
     extra_params: tuple[str, ...] = ()  # other keys of the experiment the stage reads (e.g. data_root)
+    regimes: tuple[str, ...] = ()  # e.g. ("full", "scarce"); empty = one job
 
 
 _CORE = ("src/vqhps/config.py", "src/vqhps/cli.py")
+_VQVAE_CODE = ("src/vqhps/models/mesh_vqvae.py", "src/vqhps/models/mesh_hierarchy.py", "src/vqhps/models/vcconv.py",
+               "src/vqhps/models/quantizer.py", "src/vqhps/training/mesh_vqvae_trainer.py")
 
 _DEMO = (
     Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
     Stage("make_synthetic", outs=("meshes/",), deps=("check_data/record.json",), code=("src/vqhps/body",)),
     Stage("prepare_meshes", outs=("shards/",), deps=("make_synthetic/meshes/",), code=("src/vqhps/io",)),
-    Stage("render_images", outs=("images/",), deps=("prepare_meshes/shards/",),
-          code=("src/vqhps/render", "src/vqhps/body/joint_regressor.py")),
+    Stage("render_images", outs=("images/", "meshes/"), deps=("prepare_meshes/shards/",),
+          code=("src/vqhps/render",)),
+    Stage("train_mesh_vqvae", outs=("model.pt", "curves.csv"), deps=("prepare_meshes/shards/",),
+          code=_VQVAE_CODE),
+    Stage("tokenize_meshes", outs=("tokens/",), deps=("prepare_meshes/shards/", "train_mesh_vqvae/model.pt"),
+          code=_VQVAE_CODE),
 )
 
 _PAPER_DATA_CODE = ("src/vqhps/io", "src/vqhps/datasets", "src/vqhps/body", "src/vqhps/data/splits.py")
@@ -60,7 +69,7 @@ EXPERIMENT_STAGES: dict[str, tuple[Stage, ...]] = {"demo": _DEMO, "paper": _PAPE
 
 # What `snakemake <target>` builds for each experiment: its last stages.
 FINAL_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "demo": ("render_images/metrics.json",),
+    "demo": ("render_images/metrics.json", "tokenize_meshes/metrics.json"),
     "paper": ("prepare_images/metrics.json",),
 }
 
@@ -77,20 +86,33 @@ def out_path(experiment: str, rel: str) -> str:
     return f"{RESULTS}/{experiment}/{rel.rstrip('/')}"
 
 
-def inputs(experiment: str, name: str) -> list[str]:
-    """Input paths of a stage: upstream outputs, then its code files."""
+def jobs(experiment: str) -> list[tuple[str, str | None]]:
+    """Every (stage, regime) pair of an experiment, in DAG order; regime None for single-job stages."""
+    return [(s.name, r) for s in EXPERIMENT_STAGES[experiment] for r in (s.regimes or (None,))]
+
+
+def job_name(experiment: str, name: str, regime: str | None = None) -> str:
+    """DVC stage name: ``<experiment>.<stage>[.<regime>]``."""
+    return f"{experiment}.{name}" + (f".{regime}" if regime else "")
+
+
+def inputs(experiment: str, name: str, regime: str | None = None) -> list[str]:
+    """Input paths of a job: upstream outputs, then its code files."""
     s = stage(experiment, name)
-    return [out_path(experiment, d) for d in s.deps] + [f"src/vqhps/stages/{name}.py", *_CORE, *s.code]
+    deps = [out_path(experiment, d.replace("{regime}", regime or "")) for d in s.deps]
+    return deps + [f"src/vqhps/stages/{name}.py", *_CORE, *s.code]
 
 
-def outputs(experiment: str, name: str) -> list[str]:
+def outputs(experiment: str, name: str, regime: str | None = None) -> list[str]:
+    """Output paths of a job, ``metrics.json`` last."""
     s = stage(experiment, name)
-    return [out_path(experiment, f"{name}/{o}") for o in s.outs] + [out_path(experiment, f"{name}/metrics.json")]
+    folder = f"{name}/{regime}" if regime else name
+    return [out_path(experiment, f"{folder}/{o}") for o in s.outs] + [out_path(experiment, f"{folder}/metrics.json")]
 
 
-def command(experiment: str, name: str) -> str:
+def command(experiment: str, name: str, regime: str | None = None) -> str:
     """The shell command both Snakemake and DVC run (Snakemake adds ``--log <file>``)."""
-    return f"python -m vqhps.stages.{name} --experiment {experiment}"
+    return f"python -m vqhps.stages.{name} --experiment {experiment}" + (f" --regime {regime}" if regime else "")
 
 
 def param_keys(experiment: str, name: str) -> list[str]:
@@ -104,18 +126,22 @@ def final_targets(experiment: str) -> list[str]:
 
 
 def dvc_stages() -> dict:
-    """The ``stages:`` mapping of dvc.yaml, one stage ``<experiment>.<stage>`` per pair."""
+    """The ``stages:`` mapping of dvc.yaml, one stage per job (see :func:`job_name`)."""
     stages = {}
-    for experiment, specs in EXPERIMENT_STAGES.items():
-        for s in specs:
-            outs = outputs(experiment, s.name)
-            stages[f"{experiment}.{s.name}"] = {
-                "cmd": command(experiment, s.name),
-                "deps": inputs(experiment, s.name),
-                "params": param_keys(experiment, s.name),
-                "outs": outs[:-1],
+    for experiment in EXPERIMENT_STAGES:
+        for name, regime in jobs(experiment):
+            outs = outputs(experiment, name, regime)
+            entry = {
+                "cmd": command(experiment, name, regime),
+                "deps": inputs(experiment, name, regime),
+                "params": param_keys(experiment, name),
+                "outs": [o for o in outs[:-1] if not o.endswith(".csv")],
                 "metrics": [{outs[-1]: {"cache": False}}],
             }
+            curves = [o for o in outs[:-1] if o.endswith(".csv")]  # training curves: `dvc plots show`
+            if curves:
+                entry["plots"] = [{c: {"cache": False, "x": "step"}} for c in curves]
+            stages[job_name(experiment, name, regime)] = entry
     return stages
 
 

@@ -10,20 +10,21 @@ import json
 import sys
 from pathlib import Path
 
-from vqhps.pipeline import EXPERIMENT_STAGES, outputs
+from vqhps.pipeline import EXPERIMENT_STAGES, jobs, outputs
 
 
 def describe(experiment: str, root: Path = Path(".")) -> str:
     """A human-readable listing of the experiment's stage outputs (missing ones marked)."""
     lines = [f"vqhps results for experiment '{experiment}':"]
-    for stage in EXPERIMENT_STAGES[experiment]:
-        paths = [root / p for p in outputs(experiment, stage.name)]
+    for name, regime in jobs(experiment):
+        paths = [root / p for p in outputs(experiment, name, regime)]
         done = all(p.exists() for p in paths)
-        lines.append(f"  {stage.name:<18} {'ok' if done else 'NOT BUILT'}")
+        label = f"{name} ({regime})" if regime else name
+        lines.append(f"  {label:<26} {'ok' if done else 'NOT BUILT'}")
         for path in paths:
             if path.exists():
                 lines.append(f"      {path}  ({_human(_size(path))})")
-        metrics = root / outputs(experiment, stage.name)[-1]
+        metrics = paths[-1]
         if metrics.is_file():
             values = json.loads(metrics.read_text())
             shown = ", ".join(f"{k}={_fmt(v)}" for k, v in values.items() if k != "stage_seconds")

@@ -10,7 +10,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from vqhps.io.schemas import IMAGES, MESHES, SchemaError, image_schema
-from vqhps.io.shards import ShardSet, ShardWriter, fixed_list_tensor, load_vertices, read_template, write_template
+from vqhps.io.shards import (
+    MeshTopology,
+    ShardSet,
+    ShardWriter,
+    fixed_list_tensor,
+    load_vertices,
+    read_template,
+    write_template,
+)
 
 
 def _rows(n, v=4, split="train", start=0, rng=None):
@@ -130,11 +138,17 @@ def test_image_schema_round_trip(tmp_path):
 def test_template_round_trip(tmp_path):
     verts = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
     faces = np.array([[0, 1, 2], [2, 3, 4]])
-    write_template(tmp_path, verts, faces, "topo-x")
-    v, f, topo = read_template(tmp_path)
-    np.testing.assert_array_equal(v, verts)
-    np.testing.assert_array_equal(f, faces)
-    assert topo == "topo-x" and f.dtype == np.int64
+    reg = np.full((17, 5), 0.2, np.float32)
+    write_template(tmp_path, MeshTopology(verts, faces, "topo-x", reg))
+    topo = read_template(tmp_path)
+    np.testing.assert_array_equal(topo.vertices, verts)
+    np.testing.assert_array_equal(topo.faces, faces)
+    np.testing.assert_array_equal(topo.joint_regressor, reg)
+    assert topo.topology_id == "topo-x" and topo.faces.dtype == np.int64
+    write_template(tmp_path, MeshTopology(verts, faces, "topo-y"))
+    assert read_template(tmp_path).joint_regressor is None
+    with pytest.raises(ValueError, match="regressor"):
+        write_template(tmp_path, MeshTopology(verts, faces, "t", np.zeros((17, 4), np.float32)))
 
 
 def test_fsspec_url(tmp_path):

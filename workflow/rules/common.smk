@@ -17,11 +17,12 @@ configfile: "params.yaml"
 
 wildcard_constraints:
     experiment="demo|paper",
+    regime="full|scarce",
 
 
 def stage_inputs(stage):
     """Input function: upstream outputs and code files of `stage` for the job's experiment."""
-    return lambda wildcards: inputs(wildcards.experiment, stage)
+    return lambda wildcards: inputs(wildcards.experiment, stage, wildcards.get("regime"))
 
 
 def stage_params(stage):

@@ -3,6 +3,7 @@ rule render_images:
         stage_inputs("render_images"),
     output:
         images=directory("results/{experiment}/render_images/images"),
+        meshes=directory("results/{experiment}/render_images/meshes"),
         metrics="results/{experiment}/render_images/metrics.json",
     params:
         section=stage_params("render_images"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,10 @@ def to_table(columns: Mapping[str, Any], schema: pa.Schema, where: str) -> pa.Ta
 
 
 def _to_array(values: Any, tp: pa.DataType, where: str) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray | pa.Array):  # columns of another shard set: no conversion
+        if values.type != tp:
+            raise SchemaError(f"{where}: Arrow type {values.type}, expected {tp}")
+        return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     if pa.types.is_fixed_size_list(tp):
         arr = np.asarray(values)
         width = tp.list_size
@@ -234,21 +239,45 @@ def load_vertices(shards: ShardSet, split: str) -> torch.Tensor:
     return out
 
 
-def write_template(folder: str | Path, vertices: np.ndarray, faces: np.ndarray, topology_id: str) -> None:
-    """Record the topology beside the shards: vertices (V, 3) float32 metres, faces (F, 3) int64."""
+@dataclass(frozen=True)
+class MeshTopology:
+    """The topology a mesh shard set uses, recorded once beside the shards in ``template.npz``.
+
+    Attributes:
+        vertices: (V, 3) float32 template (rest) vertices, metres.
+        faces: (F, 3) int64 triangles.
+        topology_id: stable name of the topology (body model, variant, version).
+        joint_regressor: (17, V) float32 linear regressor to the 17 H36M joints (native order), or None.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    topology_id: str
+    joint_regressor: np.ndarray | None = None
+
+
+def write_template(folder: str | Path, topology: MeshTopology) -> None:
+    """Write ``template.npz`` into ``folder`` atomically."""
+    arrays = {"vertices": np.asarray(topology.vertices, np.float32), "faces": np.asarray(topology.faces, np.int64),
+              "topology_id": np.array(topology.topology_id)}
+    if topology.joint_regressor is not None:
+        reg = np.asarray(topology.joint_regressor, np.float32)
+        if reg.shape != (17, len(arrays["vertices"])):
+            raise ValueError(f"joint regressor has shape {reg.shape}, expected (17, {len(arrays['vertices'])})")
+        arrays["joint_regressor"] = reg
     with atomic_path(Path(folder) / "template.npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, vertices=np.asarray(vertices, np.float32), faces=np.asarray(faces, np.int64),
-                     topology_id=np.array(topology_id))
+            np.savez(fh, **arrays)
 
 
-def read_template(folder: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
-    """(vertices (V, 3) float32, faces (F, 3) int64, topology id) recorded beside a shard set."""
+def read_template(folder: str | Path) -> MeshTopology:
+    """The :class:`MeshTopology` recorded beside a shard set."""
     path = Path(folder) / "template.npz"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: template missing beside the shards; re-run prepare_meshes")
+        raise FileNotFoundError(f"{path}: template missing beside the shards; re-run the stage that wrote them")
     with np.load(path, allow_pickle=False) as z:
-        return z["vertices"], z["faces"], str(z["topology_id"])
+        reg = z["joint_regressor"] if "joint_regressor" in z.files else None
+        return MeshTopology(z["vertices"], z["faces"], str(z["topology_id"]), reg)
 
 
 def _filesystem(path: str):

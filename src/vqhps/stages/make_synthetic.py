@@ -3,7 +3,8 @@
 Poses are sampled within anatomical joint limits on Anny's rig and phenotypes at random; every
 mesh has no global rotation and its mean vertex at the origin, exactly as the Mesh-VQ-VAE consumes
 them. Output ``meshes/``: ``vertices.npy`` (N, V, 3) float32 metres, ``pose.npy`` (N, P),
-``shape.npy`` (N, 6) float32, ``template.npz`` (rest vertices, faces) and ``meta.json``.
+``shape.npy`` (N, 6) float32, ``template.npz`` (rest vertices, faces, the fixed 17-joint H36M
+regressor of the topology) and ``meta.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tqdm import tqdm
 
 from vqhps.cli import StageContext, stage_main
 from vqhps.io.atomic import atomic_path
-from vqhps.io.shards import write_template
+from vqhps.io.shards import MeshTopology, write_template
 from vqhps.seeding import stage_seed
 
 
@@ -25,7 +26,10 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.body.anny_body import AnnyBody
 
     p = ctx.section
+    from vqhps.body.joint_regressor import h36m_regressor
+
     body = AnnyBody(topology=p.topology)
+    regressor = h36m_regressor(body)  # fixed (17, V) H36M-joint regressor of this topology, cached
     generator = torch.Generator().manual_seed(stage_seed(ctx.params.seed, "make_synthetic"))
     with atomic_path(ctx.out_dir / "meshes") as tmp:
         tmp.mkdir()
@@ -44,11 +48,15 @@ def run(ctx: StageContext) -> dict[str, float]:
         del verts
         np.save(tmp / "pose.npy", np.concatenate(poses).astype(np.float32))
         np.save(tmp / "shape.npy", np.concatenate(shapes).astype(np.float32))
-        write_template(tmp, body.template.numpy(), body.faces.numpy(), body.topology_id)
+        write_template(tmp, MeshTopology(_np(body.template), _np(body.faces), body.topology_id, regressor))
         meta = {"source": "anny", "topology": p.topology, "topology_id": body.topology_id,
                 "n_meshes": p.n_meshes, "n_vertices": body.n_vertices, "gender": "neutral"}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return {"n_meshes": p.n_meshes, "n_vertices": body.n_vertices}
+
+
+def _np(x) -> np.ndarray:
+    return x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,13 +44,15 @@ def run(ctx: StageContext) -> dict[str, float]:
     try:
         template = read_template(template_dir)
         smplh = mesh_sets.load_models(root, "smplh")
-        regressor = mesh_sets.load_regressor(root)
+        regressor = template.joint_regressor  # J_regressor_h36m, recorded by prepare_meshes
+        if regressor is None:
+            raise FileNotFoundError(f"{template_dir}/template.npz has no joint regressor; re-run prepare_meshes")
         # SMPL models project the 3DPW/EMDB fits (made with SMPL) into the image; label sets carry keypoints.
         needs_smpl = any(image_sets.IMAGE_SETS[s][0] != "labels" for sets in p.splits.values() for s in sets)
         smpl = mesh_sets.load_models(root, "smpl") if needs_smpl else {}
     except (FileNotFoundError, KeyError, ValueError) as err:
         raise UserError(f"{ctx.experiment}.prepare_images: {err}") from None
-    n_vertices = int(template[0].shape[0])
+    n_vertices = int(template.vertices.shape[0])
     if int(smplh["neutral"].v_template.shape[0]) != n_vertices:
         raise UserError(
             f"{template_dir}: template has {n_vertices} vertices, the SMPL-H models "
@@ -58,7 +60,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         )
     counts: dict[str, int] = {}
     with atomic_path(ctx.out_dir / "images") as img_tmp, atomic_path(ctx.out_dir / "meshes") as mesh_tmp:
-        meta = {"topology_id": template[2], "crop_size": p.crop_size}
+        meta = {"topology_id": template.topology_id, "crop_size": p.crop_size}
         images = ShardWriter(img_tmp, IMAGES, N_JOINTS, p.shard_size, p.row_group_size, meta=meta)
         meshes = ShardWriter(mesh_tmp, MESHES, n_vertices, p.shard_size, p.row_group_size, meta=meta)
         bar = tqdm(desc="image rows", unit="img", disable=not sys.stderr.isatty())
@@ -89,7 +91,7 @@ def run(ctx: StageContext) -> dict[str, float]:
                 raise UserError(f"{ctx.experiment}.prepare_images: {err}") from None
         bar.close()
         image_meta, _ = images.close(), meshes.close()
-        write_template(mesh_tmp, *template)
+        write_template(mesh_tmp, template)
     totals = {f"n_{s}": image_meta["splits"][s]["rows"] for s in SPLITS}
     return totals | counts | {"crop_size": p.crop_size}
 

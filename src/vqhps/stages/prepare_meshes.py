@@ -21,7 +21,7 @@ from vqhps.cli import StageContext, UserError, stage_main
 from vqhps.data.splits import assign_splits
 from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import MESHES, SPLITS
-from vqhps.io.shards import ShardWriter, read_template, write_template
+from vqhps.io.shards import MeshTopology, ShardWriter, read_template, write_template
 from vqhps.seeding import stage_seed
 
 TOPOLOGY_ID = "smplh"  # SMPL-H body meshes (6,890 vertices, SMPL's topology)
@@ -45,6 +45,7 @@ def _from_motions(ctx: StageContext) -> dict[str, float]:
             rows += [mesh_sets.threedpw_mesh_rows(root, s, p.eval_frame_stride)
                      for s in ("validation", "test")]
         models = mesh_sets.load_models(root, "smplh")
+        regressor = mesh_sets.load_regressor(root)
     except (FileNotFoundError, KeyError, ValueError) as err:
         raise UserError(f"{ctx.experiment}.prepare_meshes: {err}") from None
     neutral = models["neutral"]
@@ -62,7 +63,8 @@ def _from_motions(ctx: StageContext) -> dict[str, float]:
                 bar.update(len(columns["id"]))
         bar.close()
         writer.close()
-        write_template(tmp, neutral.v_template.numpy(), neutral.faces.numpy(), TOPOLOGY_ID)
+        # The H36M regressor travels with the topology: evaluation and the image stage read it from here.
+        write_template(tmp, MeshTopology(neutral.v_template.numpy(), neutral.faces.numpy(), TOPOLOGY_ID, regressor))
     return {f"n_{s}": counts[s] for s in SPLITS} | {"n_vertices": int(neutral.v_template.shape[0])}
 
 
@@ -96,7 +98,7 @@ def _from_synthetic(ctx: StageContext) -> dict[str, float]:
                 bar.update(len(chunk))
         bar.close()
         writer.close()
-        write_template(tmp, *read_template(src))
+        write_template(tmp, read_template(src))
     return {f"n_{s}": counts[s] for s in SPLITS} | {"n_vertices": n_vertices}
 
 

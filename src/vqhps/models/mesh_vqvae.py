@@ -1,0 +1,230 @@
+"""Mesh-VQ-VAE: fully convolutional mesh autoencoder (vc-conv, learned pooling) with an EMA quantiser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from vqhps.models.mesh_hierarchy import MeshHierarchy
+from vqhps.models.quantizer import EMAVectorQuantizer
+from vqhps.models.vcconv import LearnedPool, VCConv
+
+
+@dataclass(frozen=True)
+class MeshVQVAEConfig:
+    """Architecture settings (paper "medium" values by default).
+
+    Attributes:
+        channels: output channels of the encoder's vc-conv layers; the last one is the code size.
+        n_basis: basis kernels M of every vc-conv layer.
+        codebook_size: number of codes.
+        beta: commitment weight.
+        decay: EMA decay of the codebook.
+        eps: Laplace smoothing constant.
+        dead_code_restart: re-seed codes whose EMA count drops below ``dead_code_threshold`` (paper: off).
+        dead_code_threshold: EMA count below which a code counts as dead.
+    """
+
+    channels: tuple[int, ...] = (32, 64, 128, 9)
+    n_basis: int = 9
+    codebook_size: int = 512
+    beta: float = 0.25
+    decay: float = 0.99
+    eps: float = 1e-5
+    dead_code_restart: bool = False
+    dead_code_threshold: float = 1e-3
+
+    @property
+    def code_dim(self) -> int:
+        """Size of one code (= last encoder channel count)."""
+        return self.channels[-1]
+
+    def to_dict(self) -> dict:
+        """Plain dict (lists, numbers) for checkpoints and configs."""
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MeshVQVAEConfig:
+        """Inverse of :meth:`to_dict`; rejects unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown MeshVQVAEConfig keys {sorted(unknown)}; known: {sorted(known)}")
+        d = dict(d)
+        if "channels" in d:
+            d["channels"] = tuple(int(c) for c in d["channels"])
+        return cls(**d)
+
+
+@dataclass
+class MeshVQVAEOutput:
+    """Forward result: recon (B, V, 3) metres, indices (B, T) int64, commit_loss and perplexity scalars."""
+
+    recon: Tensor
+    indices: Tensor
+    commit_loss: Tensor
+    perplexity: Tensor
+
+
+def _build_layers(hierarchy: MeshHierarchy, config: MeshVQVAEConfig) -> tuple[nn.ModuleList, nn.ModuleList]:
+    n_conv = sum(not lv.resamples for lv in hierarchy.levels)
+    if n_conv != len(config.channels):
+        raise ValueError(
+            f"the hierarchy has {n_conv} conv (stride-1) levels but channels {config.channels} has "
+            f"{len(config.channels)} entries; give one channel count per conv level"
+        )
+    conv_in = [3, *config.channels[:-1]]
+    encoder, c, j = nn.ModuleList(), 3, 0
+    for lv in hierarchy.levels:
+        if lv.resamples:
+            encoder.append(LearnedPool(lv.pool))
+        else:
+            encoder.append(VCConv(lv.pool, c, config.channels[j], config.n_basis))
+            c, j = config.channels[j], j + 1
+    decoder = nn.ModuleList()
+    for lv in reversed(hierarchy.levels):
+        if lv.resamples:
+            decoder.append(LearnedPool(lv.unpool))
+        else:
+            j -= 1
+            decoder.append(VCConv(lv.unpool, c, conv_in[j], config.n_basis, activation=j > 0))
+            c = conv_in[j]
+    return encoder, decoder
+
+
+class MeshVQVAE(nn.Module):
+    """Encoder -> EMA quantiser -> decoder over a mesh hierarchy; one token per coarsest point.
+
+    ELU follows every vc-conv except the decoder's last one; the encoder output z_e is ELU-activated, as in
+    the original. Any batch size works (no batch-sized buffers).
+    """
+
+    def __init__(self, hierarchy: MeshHierarchy, config: MeshVQVAEConfig | None = None) -> None:
+        super().__init__()
+        self.hierarchy = hierarchy
+        self.config = config or MeshVQVAEConfig()
+        self.encoder, self.decoder = _build_layers(hierarchy, self.config)
+        c = self.config
+        self.quantizer = EMAVectorQuantizer(
+            c.codebook_size, c.code_dim, c.beta, c.decay, c.eps, c.dead_code_restart, c.dead_code_threshold
+        )
+
+    @property
+    def n_tokens(self) -> int:
+        """Tokens per mesh."""
+        return self.hierarchy.n_tokens
+
+    @property
+    def codebook_size(self) -> int:
+        """Number of codes."""
+        return self.config.codebook_size
+
+    @property
+    def n_vertices(self) -> int:
+        """Template vertex count."""
+        return self.hierarchy.n_vertices
+
+    def encode(self, verts: Tensor) -> Tensor:
+        """(B, V, 3) centred vertices in metres -> z_e (B, T, D) continuous latents."""
+        if verts.ndim != 3 or verts.shape[1:] != (self.n_vertices, 3):
+            raise ValueError(f"expected vertices (B, {self.n_vertices}, 3), got {tuple(verts.shape)}")
+        x = verts.transpose(0, 1)
+        for layer in self.encoder:
+            x = layer(x)
+        return x.transpose(0, 1)
+
+    def decode(self, z_q: Tensor) -> Tensor:
+        """(B, T, D) codes -> (B, V, 3) vertices in metres."""
+        x = z_q.transpose(0, 1)
+        for layer in self.decoder:
+            x = layer(x)
+        return x.transpose(0, 1)
+
+    def forward(self, verts: Tensor) -> MeshVQVAEOutput:
+        """Encode, quantise (EMA update in training mode), decode. verts: (B, V, 3) metres, centred."""
+        q = self.quantizer(self.encode(verts))
+        return MeshVQVAEOutput(self.decode(q.quantized), q.indices, q.commit_loss, q.perplexity)
+
+    @torch.no_grad()
+    def encode_indices(self, verts: Tensor) -> Tensor:
+        """(B, V, 3) -> (B, T) int64 token ids (never updates the codebook)."""
+        z = self.encode(verts).float()
+        return self.quantizer.nearest(z.reshape(-1, self.config.code_dim)).view(z.shape[:2])
+
+    def decode_indices(self, indices: Tensor) -> Tensor:
+        """(B, T) token ids -> (B, V, 3) vertices in metres."""
+        return self.decode(self.quantizer.decode_indices(indices))
+
+
+def layer_table(model: MeshVQVAE) -> list[dict]:
+    """One row per network layer: type, in/out points and channels, K, parameter count."""
+    rows = []
+    for layer in [*model.encoder, *model.decoder]:
+        conv = isinstance(layer, VCConv)
+        c_in = layer.in_channels if conv else None
+        c_out = layer.out_channels if conv else None
+        rows.append(
+            {
+                "type": ("vcconv" + ("+elu" if layer.activation else "")) if conv else "pool",
+                "in_pts": layer.n_in,
+                "in_ch": c_in,
+                "out_pts": layer.n_out,
+                "out_ch": c_out,
+                "k": layer.k,
+                "params": sum(p.numel() for p in layer.parameters()),
+            }
+        )
+    # Pooling keeps channels: fill them from the neighbouring conv layers for display.
+    c = 3
+    for r in rows:
+        r["in_ch"] = r["in_ch"] or c
+        r["out_ch"] = r["out_ch"] or r["in_ch"]
+        c = r["out_ch"]
+    return rows
+
+
+def summary(model: MeshVQVAE) -> str:
+    """Human-readable layer table ending with ``parameters: N`` (N counts the codebook and its EMA sum)."""
+    lines = [f"{'#':>2} {'type':<11} {'in (pts,ch)':>13} -> {'out (pts,ch)':<13} {'K':>3} {'params':>10}"]
+    for i, r in enumerate(layer_table(model)):
+        lines.append(
+            f"{i:>2} {r['type']:<11} {r['in_pts']:>7},{r['in_ch']:<5} -> {r['out_pts']:>6},{r['out_ch']:<6} "
+            f"{r['k']:>3} {r['params']:>10,}"
+        )
+    q = sum(p.numel() for p in model.quantizer.parameters())
+    lines.append(f"   quantizer {model.codebook_size} codes x {model.config.code_dim} (+EMA sum) {q:>10,}")
+    lines.append(f"tokens: {model.n_tokens}")
+    lines.append(f"parameters: {sum(p.numel() for p in model.parameters())}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: ``python -m vqhps.models.mesh_vqvae --connections DIR --summary``."""
+    from vqhps.models.connections import MEDIUM_N_LEVELS, load_connections
+
+    ap = argparse.ArgumentParser(description="Mesh-VQ-VAE layer table from MeshConvolution connection files.")
+    ap.add_argument("--connections", type=Path, required=True, help="folder with _poolN.npy/_unpoolN.npy")
+    ap.add_argument("--n-vertices", type=int, default=6890, help="template vertex count (SMPL: 6890)")
+    ap.add_argument("--levels", type=int, default=MEDIUM_N_LEVELS, help="levels used (medium: 7)")
+    ap.add_argument("--channels", type=int, nargs="+", default=list(MeshVQVAEConfig.channels))
+    ap.add_argument("--summary", action="store_true", help="print the layer table and the parameter count")
+    args = ap.parse_args(argv)
+    try:
+        hierarchy = load_connections(args.connections, args.n_vertices, args.levels)
+        model = MeshVQVAE(hierarchy, MeshVQVAEConfig(channels=tuple(args.channels)))
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(summary(model) if args.summary else f"parameters: {sum(p.numel() for p in model.parameters())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

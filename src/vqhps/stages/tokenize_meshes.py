@@ -1,0 +1,55 @@
+"""Stage tokenize_meshes: every mesh of prepare_meshes as a sequence of Mesh-VQ-VAE tokens.
+
+Output ``tokens/``: token shards (one int16 sequence per mesh, the same ids and splits as the mesh
+shards) with each mesh's reconstruction error ``pve_mm`` (decode(encode(x)) against x). The token
+count and codebook size come from the checkpoint, never from params.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from vqhps.cli import StageContext, stage_main
+from vqhps.io.atomic import atomic_path
+from vqhps.io.schemas import MESHES, SPLITS, TOKENS
+from vqhps.io.shards import ShardSet, ShardWriter, fixed_list_tensor
+
+
+def run(ctx: StageContext) -> dict[str, float]:
+    from vqhps.metrics import codebook_perplexity, codebook_usage
+    from vqhps.models.pretrained import load_mesh_vqvae
+    from vqhps.training.mesh_vqvae_trainer import tokenize
+
+    p = ctx.section
+    model = load_mesh_vqvae(ctx.upstream("train_mesh_vqvae") / "model.pt", ctx.device)
+    meshes = ShardSet(ctx.upstream("prepare_meshes") / "shards", MESHES)
+    metrics: dict[str, float] = {"n_tokens": model.n_tokens, "codebook_size": model.codebook_size}
+    with atomic_path(ctx.out_dir / "tokens") as tmp:
+        writer = ShardWriter(tmp, TOKENS, model.n_tokens, p.shard_size,
+                             meta={"codebook_size": model.codebook_size, "mesh_shards": str(meshes.folder)})
+        for split in SPLITS:
+            all_idx, all_err = [], []
+            for group in meshes.iter_row_groups(split, ["id", "vertices"]):
+                verts = fixed_list_tensor(group.column("vertices"), (meshes.size, 3))
+                idx, err = tokenize(model, verts, batch_size=p.batch_size, device=ctx.device)
+                writer.add({"id": group.column("id"), "split": [split] * len(idx), "tokens": idx.astype(np.int16),
+                            "pve_mm": err.astype(np.float32)})
+                all_idx.append(idx)
+                all_err.append(err)
+            if all_idx:
+                idx, err = np.concatenate(all_idx), np.concatenate(all_err)
+                metrics |= {f"{split}_pve_mm": float(err.mean()), f"{split}_meshes": len(err),
+                            f"{split}_perplexity": float(codebook_perplexity(idx, model.codebook_size)),
+                            f"{split}_codes_in_use": float(codebook_usage(idx, model.codebook_size))}
+        writer.close()
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main("tokenize_meshes", run, argv, description=__doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

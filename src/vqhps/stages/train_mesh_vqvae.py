@@ -1,0 +1,92 @@
+"""Stage train_mesh_vqvae: the Mesh-VQ-VAE tokenizer on the canonical meshes of prepare_meshes.
+
+Builds the pooling hierarchy from the shards' template, trains with loss = mean per-vertex
+Euclidean distance + commitment (Adam), validates every ``val_every`` steps (curves to MLflow
+and ``curves.csv``), and writes the self-describing checkpoint ``model.pt`` (weights, model config,
+hierarchy, params, step). A killed run resumes from ``work/last.pt`` when re-run with the same
+params. ``metrics.json``: val/test PVE and PA-PVE (mm), perplexity, codes in use.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sys
+from pathlib import Path
+
+from vqhps.cli import StageContext, UserError, stage_main
+from vqhps.config import section_dict
+from vqhps.configtools import to_plain
+from vqhps.io.atomic import atomic_path
+from vqhps.io.schemas import MESHES
+from vqhps.io.shards import ShardSet, load_vertices, read_template
+from vqhps.seeding import stage_seed
+
+
+def run(ctx: StageContext) -> dict[str, float]:
+    from vqhps.checkpoint import load_checkpoint
+    from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy
+    from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
+    from vqhps.training.mesh_vqvae_trainer import TrainSettings, evaluate_reconstruction, train_mesh_vqvae
+
+    p = ctx.section
+    src = ctx.upstream("prepare_meshes") / "shards"
+    shards = ShardSet(src, MESHES)
+    topology = read_template(src)
+    train, val, test = (load_vertices(shards, s) for s in ("train", "val", "test"))
+    if not len(train) or not len(val):
+        raise UserError(f"{src}: needs train and val meshes (have {len(train)} and {len(val)})")
+    settings_h = HierarchySettings(levels=tuple(p.hierarchy.levels), forced_centers=tuple(p.hierarchy.forced_centers))
+    hierarchy = build_hierarchy(topology.faces, len(topology.vertices), settings_h, cache_dir=_cache_dir())
+    config = MeshVQVAEConfig.from_dict(to_plain(p.model))
+    model = MeshVQVAE(hierarchy, config)
+    ctx.tracker.log_metrics({"n_tokens": model.n_tokens, "n_parameters": sum(t.numel() for t in model.parameters())})
+    settings = TrainSettings(steps=p.steps, batch_size=p.batch_size, lr=p.lr, val_every=p.val_every,
+                             ckpt_every=p.ckpt_every, seed=stage_seed(ctx.params.seed, "train_mesh_vqvae") % 2**31,
+                             max_val_meshes=None if p.max_val_meshes < 0 else p.max_val_meshes)
+    params = section_dict(ctx.params, "train_mesh_vqvae")
+    work = ctx.out_dir / "work" / "last.pt"
+    if work.is_file() and load_checkpoint(work).get("params") != params:
+        work.unlink()  # an older run with other params: start over rather than mix the two
+    curves = _CurveLog(ctx)
+    train_mesh_vqvae(model, train, val, settings, work, log=curves, device=ctx.device, params=params)
+    final = {f"val_{k}": v for k, v in evaluate_reconstruction(model, val, device=ctx.device).items()}
+    if len(test):
+        final |= {f"test_{k}": v for k, v in evaluate_reconstruction(model, test, device=ctx.device).items()}
+    curves.write(ctx.out_dir / "curves.csv")
+    with atomic_path(ctx.out_dir / "model.pt") as tmp:
+        shutil.copyfile(work, tmp)
+    return final | {"n_tokens": model.n_tokens, "codebook_size": model.codebook_size, "steps": p.steps}
+
+
+class _CurveLog:
+    """Validation curves: to MLflow as they come, and to curves.csv (a DVC plot) at the end."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.rows: list[dict[str, float]] = []
+
+    def __call__(self, metrics: dict[str, float], step: int) -> None:
+        self.ctx.tracker.log_metrics(metrics, step=step)
+        self.rows.append({"step": step, **metrics})
+
+    def write(self, path: Path) -> None:
+        keys = sorted({k for row in self.rows for k in row} - {"step"})
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["step", *keys])
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
+def _cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("VQHPS_CACHE_DIR", ".cache/vqhps"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main("train_mesh_vqvae", run, argv, description=__doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training loops of the project's models (core: no stages, no MLflow)."""

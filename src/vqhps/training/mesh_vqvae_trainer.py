@@ -1,0 +1,258 @@
+"""Mesh-VQ-VAE training core: resumable Adam loop, validation, tokenisation, reconstruction metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from vqhps.models.mesh_vqvae import MeshVQVAE
+
+LogFn = Callable[[dict[str, float], int], None]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings (paper: Adam, lr 5e-5, batch 16).
+
+    Attributes:
+        steps: total optimiser steps.
+        batch_size: meshes per step, sampled uniformly with replacement by a seeded generator.
+        lr: Adam learning rate.
+        val_every: validate (and log) every this many steps, and at the last step.
+        ckpt_every: checkpoint every this many steps, and at the last step.
+        seed: seeds the weights' RNG use during training and the batch sampler.
+        eval_batch_size: meshes per forward pass in validation.
+        max_val_meshes: validate on at most this many meshes (the first ones); None = all.
+    """
+
+    steps: int = 1000
+    batch_size: int = 16
+    lr: float = 5e-5
+    val_every: int = 500
+    ckpt_every: int = 500
+    seed: int = 0
+    eval_batch_size: int = 64
+    max_val_meshes: int | None = None
+
+
+def per_vertex_error(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean per-vertex Euclidean distance after centring both meshes.
+
+    Args:
+        pred, target: (B, V, 3) metres.
+
+    Returns:
+        (B,) metres.
+    """
+    pred = pred - pred.mean(1, keepdim=True)
+    target = target - target.mean(1, keepdim=True)
+    return (pred - target).norm(dim=-1).mean(1)
+
+
+def _procrustes_align(pred: Tensor, target: Tensor) -> Tensor:
+    """Similarity transform (scale, rotation, shift) of ``pred`` best fitting ``target``; (B, V, 3) each.
+
+    Private stand-in until ``vqhps.metrics`` provides it.
+    """
+    mu_p, mu_t = pred.mean(1, keepdim=True), target.mean(1, keepdim=True)
+    p, t = pred - mu_p, target - mu_t
+    u, s, vh = torch.linalg.svd(p.transpose(1, 2) @ t)  # H = P^T T = U S V^T
+    d = torch.sign(torch.linalg.det(vh.transpose(1, 2) @ u.transpose(1, 2)))
+    ones = torch.ones_like(d)
+    dm = torch.diag_embed(torch.stack([ones, ones, d], -1))
+    rot = vh.transpose(1, 2) @ dm @ u.transpose(1, 2)  # R = V D U^T
+    scale = (s * torch.stack([ones, ones, d], -1)).sum(-1) / p.pow(2).sum((1, 2)).clamp_min(1e-12)
+    return scale[:, None, None] * p @ rot.transpose(1, 2) + mu_t
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; plain float32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def tokenize(
+    model: MeshVQVAE, vertices: Tensor, batch_size: int = 64, device: str | torch.device = "cpu"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids and reconstruction error of every mesh (eval mode; the codebook is not touched).
+
+    Args:
+        model: trained model.
+        vertices: (N, V, 3) float32 centred meshes, metres.
+        batch_size: meshes per forward pass.
+        device: where to compute.
+
+    Returns:
+        indices (N, T) int16 and pve_mm (N,) float32 (mean per-vertex error of the decoded tokens, mm).
+    """
+    if model.codebook_size > np.iinfo(np.int16).max + 1:
+        raise ValueError(f"codebook of {model.codebook_size} codes does not fit int16 token ids")
+    device = torch.device(device)
+    was_training = model.training
+    model.eval().to(device)
+    ids, errs = [], []
+    try:
+        for start in tqdm(
+            range(0, len(vertices), batch_size), desc="tokenize", disable=not sys.stderr.isatty()
+        ):
+            batch = vertices[start : start + batch_size].to(device, torch.float32)
+            with _autocast(device):
+                idx = model.encode_indices(batch)
+                recon = model.decode_indices(idx).float()
+            ids.append(idx.cpu().numpy().astype(np.int16))
+            errs.append((per_vertex_error(recon, batch) * 1000.0).cpu().numpy().astype(np.float32))
+    finally:
+        model.train(was_training)
+    t = model.n_tokens
+    return (np.concatenate(ids) if ids else np.zeros((0, t), np.int16)), np.concatenate(
+        errs
+    ) if errs else np.zeros(0)
+
+
+@torch.no_grad()
+def evaluate_reconstruction(
+    model: MeshVQVAE, vertices: Tensor, batch_size: int = 64, device: str | torch.device = "cpu"
+) -> dict[str, float]:
+    """Reconstruction through the tokens (eval mode).
+
+    Args:
+        vertices: (N, V, 3) float32 centred meshes, metres.
+
+    Returns:
+        pve_mm and pa_pve_mm (means over meshes), perplexity of the token histogram, and codes_in_use
+        (fraction of the codebook used at least once).
+    """
+    device = torch.device(device)
+    was_training = model.training
+    model.eval().to(device)
+    pve, pa, counts = [], [], torch.zeros(model.codebook_size, dtype=torch.float64)
+    try:
+        for start in range(0, len(vertices), batch_size):
+            batch = vertices[start : start + batch_size].to(device, torch.float32)
+            with _autocast(device):
+                idx = model.encode_indices(batch)
+                recon = model.decode_indices(idx).float()
+            pve.append(per_vertex_error(recon, batch).cpu())
+            pa.append(
+                (_procrustes_align(recon.double(), batch.double()) - batch).norm(dim=-1).mean(1).float().cpu()
+            )
+            counts += torch.bincount(idx.flatten().cpu(), minlength=model.codebook_size).double()
+    finally:
+        model.train(was_training)
+    probs = counts / counts.sum().clamp_min(1)
+    return {
+        "pve_mm": float(torch.cat(pve).mean()) * 1000.0,
+        "pa_pve_mm": float(torch.cat(pa).mean()) * 1000.0,
+        "perplexity": float(torch.exp(-(probs * torch.log(probs + 1e-10)).sum())),
+        "codes_in_use": float((counts > 0).double().mean()),
+    }
+
+
+def _validate(
+    model: MeshVQVAE, val: Tensor, settings: TrainSettings, device: torch.device
+) -> dict[str, float]:
+    if settings.max_val_meshes is not None:
+        val = val[: settings.max_val_meshes]
+    m = evaluate_reconstruction(model, val, settings.eval_batch_size, device)
+    return {f"val_{k}": v for k, v in m.items()}
+
+
+def train_mesh_vqvae(
+    model: MeshVQVAE,
+    train_vertices: Tensor,
+    val_vertices: Tensor,
+    settings: TrainSettings,
+    ckpt_path: Path,
+    log: LogFn | None = None,
+    device: str | torch.device = "cpu",
+    params: dict | None = None,
+) -> dict[str, float]:
+    """Train with loss = mean per-vertex distance + commitment; resume from ``ckpt_path`` if it exists.
+
+    A killed run restarted with the same arguments resumes from its last checkpoint (weights, codebook, Adam,
+    step, RNG) and ends, on CPU, with the same weights as an uninterrupted run.
+
+    Args:
+        model: freshly built model (its weights are replaced when resuming).
+        train_vertices: (N, V, 3) float32 centred meshes, metres.
+        val_vertices: (M, V, 3) float32 centred meshes, metres.
+        settings: optimisation settings.
+        ckpt_path: checkpoint file, written atomically every ``ckpt_every`` steps and at the end.
+        log: called as ``log(metrics, step)`` at every validation (train_loss, train_pve_mm, val_* metrics).
+        device: "cpu" or "cuda" (bf16 autocast on CUDA).
+        params: run parameters stored in the checkpoint (defaults to ``settings``).
+
+    Returns:
+        Final metrics: train_loss, val_pve_mm, val_pa_pve_mm, val_perplexity, val_codes_in_use, steps.
+
+    Raises:
+        FloatingPointError: on a NaN or infinite loss (naming the step and the value).
+    """
+    device = torch.device(device)
+    ckpt_path = Path(ckpt_path)
+    torch.manual_seed(settings.seed)
+    sampler = torch.Generator().manual_seed(settings.seed)
+    model.to(device).train()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
+    step = 0
+    if ckpt_path.is_file():
+        ck = load_checkpoint(ckpt_path, map_location=device)
+        model.load_state_dict(ck["model_state"])
+        opt.load_state_dict(ck["optimizer_state"])
+        restore_rng_state(ck["rng_state"], {"sampler": sampler})
+        step = ck["step"]
+    run_params = params if params is not None else asdict(settings)
+    metrics: dict[str, float] = {}
+    bar = tqdm(total=settings.steps, initial=step, desc="train", disable=not sys.stderr.isatty())
+    loss_value = float("nan")
+    while step < settings.steps:
+        idx = torch.randint(0, len(train_vertices), (settings.batch_size,), generator=sampler)
+        batch = train_vertices[idx].to(device, torch.float32)
+        with _autocast(device):
+            out = model(batch)
+        pve = per_vertex_error(out.recon.float(), batch).mean()
+        loss = pve + out.commit_loss.float()
+        loss_value = float(loss.detach())
+        if not np.isfinite(loss_value):
+            raise FloatingPointError(
+                f"Mesh-VQ-VAE loss is {loss_value} at step {step + 1}; lower lr or check the input meshes"
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % settings.val_every == 0 or step == settings.steps:
+            metrics = {"train_loss": loss_value, "train_pve_mm": float(pve.detach()) * 1000.0}
+            metrics |= _validate(model, val_vertices, settings, device)
+            metrics["perplexity"] = float(out.perplexity)
+            bar.set_postfix(val_pve_mm=f"{metrics['val_pve_mm']:.2f}")
+            if log is not None:
+                log(metrics, step)
+        if step % settings.ckpt_every == 0 or step == settings.steps:
+            save_checkpoint(
+                ckpt_path,
+                model.state_dict(),
+                model.config.to_dict(),
+                run_params,
+                step,
+                opt.state_dict(),
+                capture_rng_state({"sampler": sampler}),
+                {"hierarchy": {k: torch.from_numpy(v) for k, v in model.hierarchy.to_arrays().items()}},
+            )
+    bar.close()
+    if not metrics:  # resumed from a finished checkpoint
+        metrics = _validate(model, val_vertices, settings, device)
+    metrics["steps"] = float(step)
+    return metrics

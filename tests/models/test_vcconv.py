@@ -1,0 +1,73 @@
+"""The fast vc-conv and pooling layers equal their plain reference computations (forward and gradients)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vqhps.models.connections import random_table
+from vqhps.models.vcconv import LearnedPool, VCConv, pool_reference, vcconv_reference
+
+
+@pytest.fixture
+def table():
+    return random_table(37, 45, 8, np.random.default_rng(1))
+
+
+def _grads(y, tensors, g):
+    return torch.autograd.grad(y, tensors, g)
+
+
+@pytest.mark.parametrize(("c_in", "c_out"), [(3, 7), (7, 3), (5, 5)])  # coefficient-first and basis-first
+@pytest.mark.parametrize("batch", [1, 4])
+def test_vcconv_fast_equals_reference(table, c_in, c_out, batch):
+    torch.manual_seed(0)
+    layer = VCConv(table, c_in, c_out, n_basis=9)
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(batch, 45, c_in, requires_grad=True)
+    fast = layer(x.transpose(0, 1)).transpose(0, 1)
+    ref = vcconv_reference(layer, x)
+    assert fast.shape == (batch, 37, c_out)
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+    g = torch.randn_like(ref)
+    params = [x, layer.coeff, layer.basis, layer.bias]
+    for a, b in zip(_grads(fast, params, g), _grads(ref, params, g), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_padding_coefficients_get_no_gradient(table):
+    layer = VCConv(table, 2, 3)
+    layer(torch.randn(45, 2, 2)).sum().backward()
+    pad = ~table.mask
+    assert pad.any()
+    assert torch.all(layer.coeff.grad[torch.from_numpy(pad)] == 0)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_pool_fast_equals_reference(table, batch):
+    torch.manual_seed(0)
+    layer = LearnedPool(table)
+    w = layer.normalised_weight()
+    torch.testing.assert_close(w.sum(1), torch.ones(37), atol=1e-6, rtol=0)
+    assert torch.all(w[~torch.from_numpy(table.mask)] == 0)
+    x = torch.randn(batch, 45, 6, requires_grad=True)
+    fast = layer(x.transpose(0, 1)).transpose(0, 1)
+    ref = pool_reference(layer, x)
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+    g = torch.randn_like(ref)
+    for a, b in zip(_grads(fast, [x, layer.weight], g), _grads(ref, [x, layer.weight], g), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_vcconv_float64_gradcheck():
+    table = random_table(6, 7, 3, np.random.default_rng(2))
+    layer = VCConv(table, 2, 3, n_basis=2).double()
+    x = torch.randn(7, 2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, a, w: _apply(layer, x, a, w), (x, layer.coeff, layer.basis))
+
+
+def _apply(layer, x, coeff, basis):
+    # gradcheck needs the parameters as explicit inputs
+    return torch.func.functional_call(layer, {"coeff": coeff, "basis": basis}, (x,))

@@ -1,0 +1,121 @@
+"""Training core: resume after a kill equals an uninterrupted run, NaN stops, tokenise/evaluate outputs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+from meshes import icosphere  # noqa: E402
+
+from vqhps.checkpoint import load_checkpoint  # noqa: E402
+from vqhps.geometry import random_rotations  # noqa: E402
+from vqhps.models.mesh_hierarchy import HierarchySettings, MeshHierarchy, build_hierarchy  # noqa: E402
+from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig  # noqa: E402
+from vqhps.training.mesh_vqvae_trainer import (  # noqa: E402
+    TrainSettings,
+    _procrustes_align,
+    evaluate_reconstruction,
+    tokenize,
+    train_mesh_vqvae,
+)
+
+LEVELS = ((1, 1, 1), (2, 2, 2), (1, 1, 1))
+CONFIG = MeshVQVAEConfig(channels=(8, 4), codebook_size=16)
+
+
+@pytest.fixture(scope="module")
+def data():
+    verts, faces = icosphere(1)  # 42 vertices
+    h = build_hierarchy(faces, 42, HierarchySettings(LEVELS))
+    g = torch.Generator().manual_seed(0)
+    base = torch.from_numpy(verts).float() * 0.5
+    scales = 1.0 + 0.2 * torch.rand(24, 1, 3, generator=g)
+    meshes = base * scales + 0.01 * torch.randn(24, 42, 3, generator=g)
+    meshes = meshes - meshes.mean(1, keepdim=True)
+    return h, meshes[:16], meshes[16:]
+
+
+def _model(h: MeshHierarchy) -> MeshVQVAE:
+    torch.manual_seed(42)
+    return MeshVQVAE(h, CONFIG)
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_resume_after_kill_equals_uninterrupted(tmp_path, data):
+    h, train, val = data
+    settings = TrainSettings(steps=6, batch_size=4, lr=1e-3, val_every=1, ckpt_every=2, seed=3)
+    full = _model(h)
+    logged: list[int] = []
+    res_full = train_mesh_vqvae(
+        full, train, val, settings, tmp_path / "a.pt", log=lambda m, s: logged.append(s)
+    )
+    assert logged == [1, 2, 3, 4, 5, 6] and res_full["steps"] == 6
+
+    def kill_at_5(metrics, step):
+        if step == 5:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        train_mesh_vqvae(_model(h), train, val, settings, tmp_path / "b.pt", log=kill_at_5)
+    assert load_checkpoint(tmp_path / "b.pt")["step"] == 4
+    torch.manual_seed(999)  # a new process would start with different RNG states
+    np.random.seed(999)
+    resumed = _model(h)
+    res_resumed = train_mesh_vqvae(resumed, train, val, settings, tmp_path / "b.pt")
+    for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    assert res_full["val_pve_mm"] == res_resumed["val_pve_mm"]
+    ck = load_checkpoint(tmp_path / "b.pt")
+    assert ck["step"] == 6 and ck["model_config"] == CONFIG.to_dict()
+    assert MeshHierarchy.from_arrays(ck["extra"]["hierarchy"]).point_counts == h.point_counts
+
+
+def test_training_reduces_error(tmp_path, data):
+    h, train, val = data
+    model = _model(h)
+    before = evaluate_reconstruction(model, val)["pve_mm"]
+    settings = TrainSettings(steps=30, batch_size=8, lr=3e-3, val_every=30, ckpt_every=30)
+    after = train_mesh_vqvae(model, train, val, settings, tmp_path / "c.pt")
+    assert after["val_pve_mm"] < before
+
+
+def test_nan_loss_stops_with_step_and_value(tmp_path, data):
+    h, train, val = data
+    bad = train.clone()
+    bad[:] = float("nan")
+    settings = TrainSettings(steps=3, batch_size=2, val_every=10, ckpt_every=10)
+    with pytest.raises(FloatingPointError, match=r"nan at step 1"):
+        train_mesh_vqvae(_model(h), bad, val, settings, tmp_path / "d.pt")
+
+
+def test_tokenize_and_evaluate(data):
+    h, _, val = data
+    model = _model(h)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ids, pve = tokenize(model, val, batch_size=3)
+    assert ids.dtype == np.int16 and ids.shape == (len(val), model.n_tokens)
+    assert pve.dtype == np.float32 and pve.shape == (len(val),)
+    recon = model.decode_indices(torch.from_numpy(ids).long())
+    expected = (recon - recon.mean(1, keepdim=True) - val).norm(dim=-1).mean(1) * 1000
+    np.testing.assert_allclose(pve, expected.detach().numpy(), rtol=1e-5)
+    m = evaluate_reconstruction(model, val, batch_size=5)
+    assert m["pa_pve_mm"] <= m["pve_mm"] + 1e-6
+    assert m["pve_mm"] == pytest.approx(float(pve.mean()), rel=1e-5)
+    assert 0 < m["codes_in_use"] <= 1 and 1 - 1e-6 <= m["perplexity"] <= 16
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # codebook untouched
+
+
+def test_procrustes_recovers_a_similarity_transform():
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(3, 30, 3, generator=g, dtype=torch.float64)
+    rot = random_rotations(3, generator=g, dtype=torch.float64)
+    moved = 1.7 * target @ rot.transpose(1, 2) + torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
+    torch.testing.assert_close(_procrustes_align(moved, target), target)
