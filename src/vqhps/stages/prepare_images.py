@@ -46,7 +46,9 @@ def run(ctx: StageContext) -> dict[str, float]:
         smplh = mesh_sets.load_models(root, "smplh")
         regressor = template.joint_regressor  # J_regressor_h36m, recorded by prepare_meshes
         if regressor is None:
-            raise FileNotFoundError(f"{template_dir}/template.npz has no joint regressor; re-run prepare_meshes")
+            raise FileNotFoundError(
+                f"{template_dir}/template.npz has no joint regressor; re-run prepare_meshes"
+            )
         # SMPL models project the 3DPW/EMDB fits (made with SMPL) into the image; label sets carry keypoints.
         needs_smpl = any(image_sets.IMAGE_SETS[s][0] != "labels" for sets in p.splits.values() for s in sets)
         smpl = mesh_sets.load_models(root, "smpl") if needs_smpl else {}

@@ -64,7 +64,8 @@ def _from_motions(ctx: StageContext) -> dict[str, float]:
         bar.close()
         writer.close()
         # The H36M regressor travels with the topology: evaluation and the image stage read it from here.
-        write_template(tmp, MeshTopology(neutral.v_template.numpy(), neutral.faces.numpy(), TOPOLOGY_ID, regressor))
+        topology = MeshTopology(neutral.v_template.numpy(), neutral.faces.numpy(), TOPOLOGY_ID, regressor)
+        write_template(tmp, topology)
     return {f"n_{s}": counts[s] for s in SPLITS} | {"n_vertices": int(neutral.v_template.shape[0])}
 
 
