@@ -52,3 +52,22 @@ def test_crop_intrinsics_project_into_crop_pixels():
 def test_points_behind_the_camera_get_zero_confidence():
     kp = project_points(np.array([[[0.0, 0.0, 2.0], [0.1, 0.0, -1.0]]]), np.eye(3))
     assert kp[0, 0, 2] == 1 and kp[0, 1, 2] == 0 and np.all(np.isfinite(kp))
+
+
+def test_jpeg_draft_decoding_gives_the_same_crop(tmp_path):
+    ys, xs = np.mgrid[:1080, :1920]
+    smooth = np.stack([xs / 1920 * 255, ys / 1080 * 255, np.full_like(xs, 128)], -1).astype(np.uint8)
+    smooth[500:520, 900:920] = 255  # a marker the crop must keep in place
+    Image.fromarray(smooth).save(tmp_path / "big.jpg", quality=95)
+    box = np.array([700.0, 300.0, 800.0])  # 800 px box -> 64 px crop: the decoder may shrink by 8
+    from io import BytesIO
+
+    blob = crop_and_encode((tmp_path / "big.jpg", box, 64, 95))
+    drafted = np.asarray(Image.open(BytesIO(blob))).astype(float)
+    with Image.open(tmp_path / "big.jpg") as img:
+        full = np.asarray(crop_image(img.convert("RGB"), box, 64)).astype(float)
+    assert np.abs(drafted - full).mean() < 4.0
+    marker = to_crop_pixels(np.array([[[910.0, 510.0]]]), box[None], 64)[0, 0]  # (22.0, 16.8)
+    weight = drafted.sum(-1) > 600
+    ys, xs = np.nonzero(weight)
+    assert abs(xs.mean() + 0.5 - marker[0]) < 1.0 and abs(ys.mean() + 0.5 - marker[1]) < 1.0
