@@ -48,9 +48,21 @@ class PrepareMeshesParams:
     shard_size: int  # meshes per Parquet file
     row_group_size: int  # meshes per row group (the zero-copy read unit)
     compression: Literal["none", "zstd"]
+    # Paper-only keys (defaults keep the demo section valid): where meshes come from and how they are built.
+    source: Literal["synthetic", "bedlam_animations", "amass"] = "synthetic"  # synthetic: make_synthetic
+    amass_subsets: tuple[str, ...] = ()  # source amass: subset folders under <data_root>/amass; () = all
+    frames_per_file: int = 1  # motion sources: seeded random frames drawn per motion file
+    num_betas: int = 10  # motion sources: betas used (10 as the paper, up to 16 for SMPL-H files)
+    eval_meshes: Literal["none", "3dpw"] = "none"  # 3dpw: val/test = canonical meshes of 3DPW val/test people
+    eval_frame_stride: int = 1  # eval_meshes 3dpw: keep every k-th frame of each sequence (1 = all)
 
     def __post_init__(self) -> None:
         _positive(self, "shard_size", "row_group_size")
+        _positive(self, "frames_per_file", "eval_frame_stride")
+        if not 1 <= self.num_betas <= 16:
+            raise ConfigError(f"num_betas: {self.num_betas} is outside 1..16 (SMPL-H files hold 16 betas)")
+        if self.source == "synthetic" and (self.eval_meshes != "none" or self.amass_subsets):
+            raise ConfigError("eval_meshes, amass_subsets: for motion sources only (source is synthetic)")
         if set(self.split_fractions) != {"train", "val", "test"}:
             raise ConfigError(
                 f"split_fractions: keys must be exactly train, val, test; got {sorted(self.split_fractions)}"
@@ -74,6 +86,45 @@ class RenderImagesParams:
         _positive(self, "image_size", "views_per_mesh", "shard_size")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"jpeg_quality: {self.jpeg_quality} is outside 1..100")
+
+
+# Image sets prepare_images knows (vqhps.datasets.image_sets.IMAGE_SETS; a test keeps the two in step).
+IMAGE_SETS = (
+    "coco", "mpii", "h36m_train", "mpi_inf_3dhp_train",  # BEDLAM/CLIFF real-image labels (reference §3.3)
+    "3dpw_train", "3dpw_validation", "3dpw_test", "emdb1", "emdb2_train", "emdb2_val",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PrepareImagesParams:
+    """The paper's image set: real-image crops + labels (image shards) and their GT meshes (mesh shards)."""
+
+    splits: dict[str, tuple[str, ...]]  # split -> image sets (IMAGE_SETS) whose rows go to that split
+    crop_size: int  # side of the stored square crop, px (224 in the paper)
+    jpeg_quality: int  # 1..100
+    emdb2_val_fraction: float  # share of EMDB-2 sequences held out for emdb2_val (seeded split)
+    shard_size: int  # images per Parquet file
+    row_group_size: int  # images per row group
+    max_rows: dict[str, int] = field(default_factory=dict)  # per image set: seeded subsample; absent/-1 = all
+    num_betas: int = 10  # betas of the GT meshes (the label sets and 3DPW/EMDB carry 10)
+    chunk_size: int = 256  # rows built per step (bounds memory: meshes are 82 KB each)
+
+    def __post_init__(self) -> None:
+        _positive(self, "crop_size", "shard_size", "row_group_size", "chunk_size", "num_betas")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ConfigError(f"jpeg_quality: {self.jpeg_quality} is outside 1..100")
+        if not 0.0 < self.emdb2_val_fraction < 1.0:
+            raise ConfigError(f"emdb2_val_fraction: {self.emdb2_val_fraction} must be in (0, 1)")
+        bad_splits = sorted(set(self.splits) - {"train", "val", "test"})
+        if bad_splits:
+            raise ConfigError(f"splits: unknown split(s) {bad_splits}; allowed: train, val, test")
+        listed = [s for sets in self.splits.values() for s in sets]
+        unknown = sorted(set(listed + list(self.max_rows)) - set(IMAGE_SETS))
+        if unknown:
+            raise ConfigError(f"splits/max_rows: unknown image set(s) {unknown}; known: {list(IMAGE_SETS)}")
+        twice = sorted({s for s in listed if listed.count(s) > 1})
+        if twice:
+            raise ConfigError(f"splits: image set(s) {twice} listed more than once; each goes to one split")
 
 
 @dataclass(frozen=True)
@@ -136,6 +187,7 @@ class ExperimentParams:
     render_images: RenderImagesParams | None = None
     train_mesh_vqvae: TrainMeshVQVAEParams | None = None
     tokenize_meshes: TokenizeMeshesParams | None = None
+    prepare_images: PrepareImagesParams | None = None
 
     def section(self, stage: str) -> Any:
         """The params section of ``stage``; a clear error if this experiment has none."""

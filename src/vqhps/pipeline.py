@@ -53,8 +53,16 @@ _DEMO = (
           code=_VQVAE_CODE),
 )
 
+_PAPER_DATA_CODE = ("src/vqhps/io", "src/vqhps/datasets", "src/vqhps/body", "src/vqhps/data/splits.py")
+
 _PAPER = (
     Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
+    Stage("prepare_meshes", outs=("shards/",), deps=("check_data/record.json",), code=_PAPER_DATA_CODE,
+          extra_params=("data_root",)),
+    Stage("prepare_images", outs=("images/", "meshes/"),
+          deps=("check_data/record.json", "prepare_meshes/shards/"),
+          code=(*_PAPER_DATA_CODE, "src/vqhps/protocols.py", "src/vqhps/geometry.py"),
+          extra_params=("data_root",)),
 )
 
 EXPERIMENT_STAGES: dict[str, tuple[Stage, ...]] = {"demo": _DEMO, "paper": _PAPER}
@@ -62,7 +70,7 @@ EXPERIMENT_STAGES: dict[str, tuple[Stage, ...]] = {"demo": _DEMO, "paper": _PAPE
 # What `snakemake <target>` builds for each experiment: its last stages.
 FINAL_OUTPUTS: dict[str, tuple[str, ...]] = {
     "demo": ("render_images/metrics.json", "tokenize_meshes/metrics.json"),
-    "paper": ("check_data/record.json",),
+    "paper": ("prepare_images/metrics.json",),
 }
 
 

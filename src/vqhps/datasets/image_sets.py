@@ -1,0 +1,250 @@
+"""The paper's image set: real-image crops, H36M-17 keypoints, camera-frame rotation, gendered GT meshes.
+
+Every named *image set* (a label file or a dataset split) becomes image-shard rows plus one canonical SMPL-H
+mesh per row (``mesh_id`` = the image row's ``id``). Row ids are ``<set>-<index in the reader's order>``, so
+they do not change when a set is subsampled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vqhps.body.smpl import BodyModel, normalize_gender
+from vqhps.datasets import bedlam, emdb, threedpw
+from vqhps.datasets.cameras import CameraLabels, emdb_cameras, threedpw_cameras
+from vqhps.datasets.crops import crop_and_encode, crop_boxes, crop_intrinsics, to_crop_pixels
+from vqhps.datasets.keypoints import camera_joints_h36m, project_points, spin24_to_h36m
+from vqhps.datasets.mesh_sets import canonical_vertices
+from vqhps.datasets.records import FrameRecords
+from vqhps.geometry import axis_angle_to_matrix
+from vqhps.seeding import stage_seed
+
+__all__ = [
+    "IMAGE_SETS",
+    "ImageSet",
+    "load_image_set",
+    "subsample",
+    "original_keypoints",
+    "image_rows",
+    "iter_image_rows",
+]
+
+# image set -> (dataset kind, reader argument, row `source`)
+IMAGE_SETS: dict[str, tuple[str, str, str]] = {
+    **{name: ("labels", name, name) for name in bedlam.LABEL_SETS},
+    "3dpw_train": ("3dpw", "train", "3dpw"),
+    "3dpw_validation": ("3dpw", "validation", "3dpw"),
+    "3dpw_test": ("3dpw", "test", "3dpw"),
+    "emdb1": ("emdb", "emdb1", "emdb1"),
+    "emdb2_train": ("emdb", "emdb2_train", "emdb2"),
+    "emdb2_val": ("emdb", "emdb2_val", "emdb2"),
+}
+
+Encoder = Callable[[Callable[[tuple], bytes], Iterable[tuple]], Iterable[bytes]]  # map / Pool.imap
+
+
+@dataclass
+class ImageSet:
+    """One image set read from the data root.
+
+    Attributes:
+        name: image set name (key of :data:`IMAGE_SETS`).
+        source: value of the rows' ``source`` column ("coco", "3dpw", "emdb1", ...).
+        records: per-row labels (original image pixels, camera-frame root orientation).
+        image_root: folder the records' ``imgname`` is relative to.
+        cameras: per-row camera and world fit (3DPW, EMDB), None for the label sets.
+    """
+
+    name: str
+    source: str
+    records: FrameRecords
+    image_root: Path
+    cameras: CameraLabels | None
+
+
+def load_image_set(name: str, data_root: str | os.PathLike, emdb2_val_fraction: float, seed: int) -> ImageSet:
+    """Read image set ``name`` from ``data_root`` (layout of the check_data manifests).
+
+    Args:
+        name: a key of :data:`IMAGE_SETS`.
+        emdb2_val_fraction: fraction of EMDB-2 sequences held out as ``emdb2_val``.
+        seed: seeds the EMDB-2 sequence split (the original shuffled without a seed, §3.6).
+
+    Raises:
+        ValueError: unknown set name. FileNotFoundError / KeyError: missing or malformed files (from readers).
+    """
+    if name not in IMAGE_SETS:
+        raise ValueError(f"unknown image set {name!r}; known: {', '.join(IMAGE_SETS)}")
+    kind, arg, source = IMAGE_SETS[name]
+    root = Path(data_root)
+    if kind == "labels":
+        folder = root / "bedlam_real" / arg
+        return ImageSet(name, source, bedlam.read_label_file(folder / f"{arg}.npz", arg), folder, None)
+    if kind == "3dpw":
+        folder = root / "3dpw"
+        rec = threedpw.read_split(
+            folder, arg, require_campose_valid=True
+        )  # camera-frame GT needs a valid camera
+        return ImageSet(name, source, rec, folder, threedpw_cameras(folder, arg, rec))
+    folder = root / "emdb"
+    if arg == "emdb1":
+        rec = emdb.read_subset(folder, "emdb1")
+    else:
+        train, val = emdb.emdb2_split(folder, emdb2_val_fraction, seed)
+        rec = emdb.read_subset(folder, "emdb2", files=train if arg == "emdb2_train" else val)
+    return ImageSet(name, source, rec, folder, emdb_cameras(folder, rec))
+
+
+def subsample(n: int, max_rows: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded subset of ``max_rows`` of ``n`` rows (all when ``max_rows`` < 0 or >= n)."""
+    if max_rows < 0 or max_rows >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
+
+
+def original_keypoints(
+    iset: ImageSet, index: np.ndarray, smpl_models: Mapping[str, BodyModel], regressor: np.ndarray
+) -> np.ndarray:
+    """17 H36M keypoints of rows ``index`` in original image pixels: (n, 17, 3) u, v, confidence.
+
+    Label sets: their SPIN-J24 ``part`` reordered (confidence from the labels). 3DPW / EMDB: the ground-truth
+    SMPL fit placed in the camera frame, joints regressed with ``J_regressor_h36m`` and projected with the
+    dataset's intrinsics (confidence 1 in front of the camera): exactly the joints the metrics use.
+    """
+    rec = iset.records
+    if iset.cameras is None:
+        return spin24_to_h36m(rec.keypoints_2d[index])
+    cams = iset.cameras.take(index)
+    genders = np.array([normalize_gender(g) for g in rec.gender[index]])
+    joints = np.empty((len(index), 17, 3))
+    for g in np.unique(genders):
+        sel = np.flatnonzero(genders == g)
+        joints[sel] = camera_joints_h36m(
+            smpl_models[g],
+            regressor,
+            rec.betas[index][sel],
+            cams.pose[sel],
+            cams.trans[sel],
+            cams.R[sel],
+            cams.t[sel],
+        )
+    return project_points(joints, cams.K)
+
+
+def _boxes_of_keypoints(kp: np.ndarray, crop_size: int) -> np.ndarray:
+    """(n, 4) x0, y0, x1, y1: box of the confident keypoints, clipped to the crop; the whole crop if < 2."""
+    out = np.tile(np.array([0, 0, crop_size, crop_size], dtype=np.float32), (len(kp), 1))
+    for i, k in enumerate(kp):
+        vis = k[:, 2] > 0
+        if vis.sum() >= 2:
+            lo, hi = k[vis, :2].min(0), k[vis, :2].max(0)
+            out[i] = np.clip([lo[0], lo[1], hi[0], hi[1]], 0, crop_size)
+    return out
+
+
+def image_rows(
+    iset: ImageSet,
+    index: np.ndarray,
+    split: str,
+    crop_size: int,
+    jpeg_quality: int,
+    smplh_models: Mapping[str, BodyModel],
+    smpl_models: Mapping[str, BodyModel],
+    regressor: np.ndarray,
+    num_betas: int = 10,
+    encoder: Encoder = map,
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Image-shard and mesh-shard columns of rows ``index`` of an image set.
+
+    Keypoints outside the crop keep their coordinates but get confidence 0: the network only sees the crop,
+    and an off-crop target (e.g. another person's box in a label file) would dominate an L1 loss.
+
+    Args:
+        iset: the image set.
+        index: (n,) row indices into ``iset.records``.
+        split: "train", "val" or "test".
+        crop_size: side of the stored square crop, pixels (224 in the paper).
+        jpeg_quality: 1..100.
+        smplh_models: gendered SMPL-H models for the canonical GT meshes.
+        smpl_models: gendered SMPL models for projecting 3DPW/EMDB fits (unused for label sets).
+        regressor: (17, V) J_regressor_h36m.
+        num_betas: betas used for the GT meshes.
+        encoder: ``map``-like callable over ``crop_and_encode`` tasks (e.g. ``Pool.imap``); keeps order.
+
+    Returns:
+        (image columns, mesh columns), both in the order of ``index``.
+    """
+    rec = iset.records
+    n = len(index)
+    ids = [f"{iset.name}-{i:07d}" for i in index]
+    boxes = crop_boxes(rec.center[index], rec.scale[index])
+    tasks = [
+        (iset.image_root / rec.imgname[i], boxes[j], crop_size, jpeg_quality) for j, i in enumerate(index)
+    ]
+    images = list(encoder(crop_and_encode, tasks))
+    kp = to_crop_pixels(original_keypoints(iset, index, smpl_models, regressor), boxes, crop_size)
+    outside = (kp[..., 0] < 0) | (kp[..., 1] < 0) | (kp[..., 0] >= crop_size) | (kp[..., 1] >= crop_size)
+    kp[..., 2] = np.where(outside, 0.0, np.clip(kp[..., 2], 0.0, 1.0))
+    rot = axis_angle_to_matrix(torch.as_tensor(rec.root_orient[index], dtype=torch.float64)).numpy()
+    nan9, nan3 = np.full((n, 9), np.nan, np.float32), np.full((n, 3), np.nan, np.float32)
+    cams = iset.cameras.take(index) if iset.cameras is not None else None
+    image_cols = {
+        "id": ids,
+        "mesh_id": ids,
+        "source": [iset.source] * n,
+        "split": [split] * n,
+        "image": images,
+        "height": [crop_size] * n,
+        "width": [crop_size] * n,
+        "keypoints2d": kp.reshape(n, -1),
+        "bbox": _boxes_of_keypoints(kp, crop_size),
+        "global_rot": rot.reshape(n, 9).astype(np.float32),
+        "cam_K": nan9 if cams is None else crop_intrinsics(cams.K, boxes, crop_size).reshape(n, 9),
+        "cam_R": nan9 if cams is None else cams.R.reshape(n, 9).astype(np.float32),
+        "cam_t": nan3 if cams is None else cams.t.astype(np.float32),
+    }
+    betas, pose_body = rec.betas[index], rec.pose_body[index]
+    mesh_cols = {
+        "id": ids,
+        "source": [iset.source] * n,
+        "split": [split] * n,
+        "vertices": canonical_vertices(betas, pose_body, rec.gender[index], smplh_models, num_betas),
+        "pose": list(pose_body.astype(np.float32)),
+        "shape": list(betas[:, :num_betas].astype(np.float32)),
+        "gender": [normalize_gender(g) for g in rec.gender[index]],
+    }
+    return image_cols, mesh_cols
+
+
+def iter_image_rows(
+    data_root: str | os.PathLike,
+    splits: Mapping[str, Sequence[str]],
+    max_rows: Mapping[str, int],
+    seed: int,
+    emdb2_val_fraction: float,
+    chunk: int,
+    **row_kwargs,
+) -> Iterator[tuple[str, dict[str, object], dict[str, object]]]:
+    """All rows of an image set configuration, ``chunk`` at a time, in a deterministic order.
+
+    Order: splits as in ``vqhps.io.schemas.SPLITS``, image sets in the order listed per split, rows in reader
+    order. ``row_kwargs`` go to :func:`image_rows` (crop size, models, encoder, ...).
+
+    Yields:
+        (image set name, image columns, mesh columns).
+    """
+    from vqhps.io.schemas import SPLITS
+
+    for split in SPLITS:
+        for name in splits.get(split, ()):
+            iset = load_image_set(name, data_root, emdb2_val_fraction, seed)
+            index = subsample(len(iset.records), max_rows.get(name, -1), stage_seed(seed, "subsample", name))
+            for start in range(0, len(index), chunk):
+                image_cols, mesh_cols = image_rows(iset, index[start : start + chunk], split, **row_kwargs)
+                yield name, image_cols, mesh_cols

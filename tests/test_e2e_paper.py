@@ -1,0 +1,107 @@
+"""End to end on the format-faithful fixture data root: `snakemake paper` through the paper's data stages,
+the full paper DAG in a dry run, and a missing dataset stopping the run in check_data."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from e2e_helpers import BIN, make_workdir, run
+from vqhps import pipeline
+from vqhps.io.shards import ShardSet, load_vertices
+from vqhps.testing.realdata_fixtures import write_fixture_root
+
+pytestmark = pytest.mark.slow
+
+CROP = 48
+MAX_ROWS = {"3dpw_train": 10, "3dpw_validation": 6, "3dpw_test": 8, "emdb2_train": 5, "emdb2_val": 3}
+
+
+@pytest.fixture(scope="module")
+def fixture_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_fixture_root(root)
+    return root
+
+
+def workdir(repo, tmp_path, params):
+    """make_workdir plus environment.yml, which the rules' `conda:` directive names (Snakemake records it)."""
+    work = make_workdir(repo, tmp_path, params)
+    shutil.copy2(repo / "environment.yml", work / "environment.yml")
+    return work
+
+
+def paper_params(repo, data_root) -> dict:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    paper = params["paper"]
+    paper["data_root"] = str(data_root)
+    paper["prepare_meshes"].update({"eval_frame_stride": 2, "shard_size": 40, "row_group_size": 20})
+    paper["prepare_images"].update(
+        {"crop_size": CROP, "max_rows": MAX_ROWS, "shard_size": 16, "row_group_size": 8, "chunk_size": 8}
+    )
+    return params
+
+
+def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_root):
+    work = workdir(repo, tmp_path, paper_params(repo, fixture_root))
+    dry = run([str(BIN / "snakemake"), "all", "-n", "--cores", "2"], work)
+    for stage in pipeline.EXPERIMENT_STAGES["paper"]:
+        assert f"results/paper/{stage.name}/" in dry.stdout, f"{stage.name} missing from the dry run"
+    run([str(BIN / "snakemake"), "paper", "--cores", "2"], work)
+    res = work / "results/paper"
+
+    meshes = ShardSet(res / "prepare_meshes/shards", "meshes")
+    assert meshes.num_rows("train") == 3  # 3 BEDLAM animation files, 1 frame each
+    assert meshes.num_rows("val") > 0 and meshes.num_rows("test") > 0  # 3DPW people
+    assert np.abs(load_vertices(meshes, "val").mean(1).numpy()).max() < 1e-5
+
+    images = ShardSet(res / "prepare_images/images", "images")
+    gt = ShardSet(res / "prepare_images/meshes", "meshes")
+    want = {
+        "train": {"coco": 3, "mpii": 3, "h36m_train": 3, "mpi_inf_3dhp_train": 3, "3dpw": 10, "emdb2": 5},
+        "val": {"3dpw": 6, "emdb2": 3},
+        "test": {"3dpw": 8, "emdb1": 17},  # EMDB-1: 17 sequences x 1 usable frame
+    }
+    for split, per_source in want.items():
+        table = images.read(split)
+        sources, counts = np.unique(table.column("source").to_pylist(), return_counts=True)
+        assert dict(zip(sources.tolist(), counts.tolist(), strict=True)) == per_source, split
+        mesh_table = gt.read(split, ["id", "gender", "source"])
+        assert table.column("mesh_id").to_pylist() == mesh_table.column("id").to_pylist()
+        kp = np.stack(table.column("keypoints2d").to_numpy(zero_copy_only=False)).reshape(-1, 17, 3)
+        conf = kp[..., 2] > 0
+        assert np.all((kp[conf][:, :2] >= 0) & (kp[conf][:, :2] < CROP)), (
+            "confident keypoints lie in the crop"
+        )
+        for blob in table.column("image").to_pylist()[:3]:
+            assert Image.open(io.BytesIO(blob)).size == (CROP, CROP)
+        assert np.abs(load_vertices(gt, split).mean(1).numpy()).max() < 1e-5, "GT meshes are centred"
+    coco = gt.read("train", ["source", "gender"]).to_pylist()
+    assert [r["gender"] for r in coco if r["source"] == "coco"] == ["male", "female", "male"]
+    assert {r["gender"] for r in coco if r["source"] == "mpii"} == {"neutral"}
+    emdb = gt.read("test", ["source", "gender"]).to_pylist()
+    assert {r["gender"] for r in emdb if r["source"] == "emdb1"} == {"neutral", "male", "female"}
+    metrics = json.loads((res / "prepare_images/metrics.json").read_text())
+    assert metrics["n_test"] == 25 and metrics["crop_size"] == CROP
+    again = run([str(BIN / "snakemake"), "paper", "--cores", "2", "-n"], work)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_one_missing_dataset_is_the_only_one_listed(repo, tmp_path, fixture_root):
+    data = tmp_path / "data"
+    shutil.copytree(fixture_root, data, ignore=shutil.ignore_patterns("emdb"))
+    work = workdir(repo, tmp_path, paper_params(repo, data))
+    out = run([str(BIN / "snakemake"), "paper", "--cores", "2"], work, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "Traceback" not in text
+    log = (work / "results/logs/paper/check_data.log").read_text()
+    assert "EMDB" in log
+    for other in ("3DPW", "SMPL+H", "BEDLAM animation", "HRNet", "H36M joint regressor"):
+        assert other not in log, f"{other} was listed although present:\n{log}"
+    assert not (work / "results/paper/prepare_meshes").exists()
