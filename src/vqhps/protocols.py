@@ -13,8 +13,9 @@ from torch import Tensor
 from vqhps.metrics import ArrayLike, as_points, mpjpe_mm, pa_mpjpe_mm, pve_mm
 
 # Native H36M joint order of a (17, V) regressor such as SMPL's J_regressor_h36m (and the project's Anny one).
+# Rows of SPIN's J_regressor_h36m.npy as its H36M_TO_J17 table names them (legs: rows 1-3 left, 4-6 right).
 H36M_JOINT_NAMES: tuple[str, ...] = (
-    "pelvis", "rhip", "rknee", "rankle", "lhip", "lknee", "lankle", "spine", "thorax",
+    "pelvis", "lhip", "lknee", "lankle", "rhip", "rknee", "rankle", "spine", "thorax",
     "neck_nose", "head", "lshoulder", "lelbow", "lwrist", "rshoulder", "relbow", "rwrist",
 )  # fmt: skip
 # SPIN's reordering of the H36M regressor output; its first 14 entries are the 14 LSP joints (ankles, knees,
@@ -80,7 +81,7 @@ def _regressor_tensor(regressor: ArrayLike, num_verts: int, like: Tensor) -> Ten
     r = regressor.detach() if isinstance(regressor, Tensor) else torch.from_numpy(np.asarray(regressor))
     if r.ndim != 2 or r.shape[0] != len(H36M_JOINT_NAMES) or r.shape[1] != num_verts:
         raise ValueError(
-            f"regressor must have shape (17, V={num_verts}) in native H36M joint order, got {tuple(r.shape)}"
+            f"regressor must have shape (17, V={num_verts}) in J_regressor_h36m row order, got {tuple(r.shape)}"
         )
     r = r.to(device=like.device, dtype=like.dtype)
     row_sums = r.sum(dim=1)
@@ -116,7 +117,7 @@ def evaluate_protocol(
     Args:
         pred_verts: (B, V, 3) predicted vertices, metres (numpy or torch, any device).
         gt_verts: (B, V, 3) ground-truth vertices, metres, same topology.
-        regressor: (17, V) joint regressor in native H36M order (see :data:`H36M_JOINT_NAMES`).
+        regressor: (17, V) joint regressor in J_regressor_h36m row order (see :data:`H36M_JOINT_NAMES`).
         protocol: a key of :data:`PROTOCOLS` (``"vqhps"`` or ``"standard"``).
 
     Returns:

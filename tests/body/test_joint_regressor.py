@@ -56,7 +56,7 @@ def test_joints_are_translation_and_rotation_equivariant(body, fitted):
 def test_joint_layout_matches_h36m_in_the_rest_pose(body, fitted):
     reg, _ = fitted
     j = regress_joints(reg, torch.from_numpy(body.template)).numpy()
-    assert j[4, 0] > 0 > j[1, 0] and j[11, 0] > 0 > j[14, 0]  # left joints on +X (body's left)
+    assert j[1, 0] > 0 > j[4, 0] and j[11, 0] > 0 > j[14, 0]  # left joints (SPIN rows 1-3, 11-13) on +X
     assert j[10, 1] == j[:, 1].max()  # head top is highest
     assert j[3, 1] < j[2, 1] < j[1, 1] < j[7, 1] < j[8, 1] < j[9, 1]  # ankle < knee < hip < spine...
     np.testing.assert_allclose(j[0], 0.5 * (j[1] + j[4]), atol=1e-5)  # pelvis between the hips

@@ -16,14 +16,16 @@ import torch
 
 from vqhps.io.atomic import write_bytes_atomic
 
+# Row order of SPIN's J_regressor_h36m.npy (the file VQ-HPS, SPIN and CLIFF use), so that Anny and SMPL
+# data share one joint layout: SPIN's H36M_TO_J17 reads rows 1-3 as the LEFT leg and rows 4-6 as the right.
 H36M_JOINT_NAMES = (
     "pelvis",
-    "rhip",
-    "rknee",
-    "rankle",
     "lhip",
     "lknee",
     "lankle",
+    "rhip",
+    "rknee",
+    "rankle",
     "spine",
     "thorax",
     "neck_nose",
@@ -39,12 +41,12 @@ H36M_JOINT_NAMES = (
 H36M_FLIP_PERM = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13)
 #: H36M joints that are an Anny bone head.
 _BONE_TARGETS = {
-    1: "upperleg01.R",
-    2: "lowerleg01.R",
-    3: "foot.R",
-    4: "upperleg01.L",
-    5: "lowerleg01.L",
-    6: "foot.L",
+    1: "upperleg01.L",
+    2: "lowerleg01.L",
+    3: "foot.L",
+    4: "upperleg01.R",
+    5: "lowerleg01.R",
+    6: "foot.R",
     7: "spine02",
     8: "neck01",
     11: "upperarm01.L",
@@ -55,7 +57,7 @@ _BONE_TARGETS = {
     16: "wrist.R",
 }
 #: Bump when the targets or the fit change, so that stale cached regressors are not reused.
-REGRESSOR_VERSION = 1
+REGRESSOR_VERSION = 2
 #: The head-top row averages the rest vertices this close to the top of the head, metres.
 HEAD_TOP_CAP_M = 0.012
 

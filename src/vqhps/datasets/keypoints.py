@@ -1,4 +1,4 @@
-"""2D keypoints in native H36M-17 order: from SPIN-J24 labels, or projected from a camera-frame SMPL mesh."""
+"""2D keypoints in J_regressor_h36m row order: from SPIN-J24 labels, or projected from a camera-frame SMPL mesh."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ J24_TO_H36M: tuple[int, ...] = tuple(J24_TO_J17[H36M_TO_J17.index(n)] for n in r
 
 
 def spin24_to_h36m(part: np.ndarray) -> np.ndarray:
-    """SPIN J24 labels (``part`` of the CLIFF/BEDLAM npz) -> native H36M-17 order.
+    """SPIN J24 labels (``part`` of the CLIFF/BEDLAM npz) -> J_regressor_h36m row order.
 
     Args:
         part: (N, 24, 3) u px, v px, confidence.

@@ -34,8 +34,9 @@ def mesh_schema(n_vertices: int) -> pa.Schema:
 def image_schema(n_joints: int) -> pa.Schema:
     """Image rows: encoded image bytes and labels in pixels of the stored image.
 
-    ``keypoints2d`` are the 17 joints in native H36M order (the order of ``J_regressor_h36m`` and of
-    the Anny regressor) with a third column of visibility/confidence in [0, 1]. Camera fields that a
+    ``keypoints2d`` are the 17 H36M joints in the row order of SPIN's ``J_regressor_h36m`` (0 pelvis,
+    1-3 left leg, 4-6 right leg, 7 spine, 8 thorax, 9 neck/nose, 10 head, 11-13 left arm, 14-16 right
+    arm), the order of the project's Anny regressor too, with a third column of visibility/confidence in [0, 1]. Camera fields that a
     dataset does not provide are NaN.
     """
     return pa.schema([

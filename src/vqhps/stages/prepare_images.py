@@ -23,7 +23,7 @@ from vqhps.io.schemas import IMAGES, MESHES, SPLITS
 from vqhps.io.shards import ShardWriter, read_template, write_template
 from vqhps.seeding import stage_seed
 
-N_JOINTS = 17  # native H36M order (J_regressor_h36m)
+N_JOINTS = 17  # rows of J_regressor_h36m (vqhps.protocols.H36M_JOINT_NAMES)
 
 
 @contextmanager
