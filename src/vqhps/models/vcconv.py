@@ -105,7 +105,8 @@ class VCConv(nn.Module):
             u = u.view(self.n_in, b, m_n, c_out).transpose(1, 2).reshape(self.n_in * m_n, b * c_out)
             y = self.bags(u, a).view(self.n_out, b, c_out) + self.bias
         y = y.view(self.n_out, b, c_out)
-        return F.elu(y) if self.activation else y
+        # In place: ELU's backward can use its output, and this saves a full-size temporary.
+        return F.elu(y, inplace=True) if self.activation else y
 
     def extra_repr(self) -> str:
         c = f"{self.n_in}x{self.in_channels} -> {self.n_out}x{self.out_channels}"
