@@ -133,10 +133,9 @@ def tokenize(
             errs.append((per_vertex_error(recon, batch) * 1000.0).cpu().numpy().astype(np.float32))
     finally:
         model.train(was_training)
-    t = model.n_tokens
-    return (np.concatenate(ids) if ids else np.zeros((0, t), np.int16)), np.concatenate(
-        errs
-    ) if errs else np.zeros(0)
+    indices = np.concatenate(ids) if ids else np.zeros((0, model.n_tokens), np.int16)
+    pve_mm = np.concatenate(errs) if errs else np.zeros(0, np.float32)
+    return indices, pve_mm
 
 
 @torch.no_grad()
@@ -242,7 +241,7 @@ def train_mesh_vqvae(
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
     step = 0
     if ckpt_path.is_file():
-        ck = load_checkpoint(ckpt_path, map_location=device)
+        ck = load_checkpoint(ckpt_path, map_location="cpu")  # RNG states must stay on the CPU
         model.load_state_dict(ck["model_state"])
         opt.load_state_dict(ck["optimizer_state"])
         restore_rng_state(ck["rng_state"], {"sampler": sampler})
