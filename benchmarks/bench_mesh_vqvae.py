@@ -60,7 +60,30 @@ def _matmul_gflops(n: int = 2048, reps: int = 5) -> float:
     return 2.0 * n**3 / best / 1e9
 
 
-def measure(threads: int, batch: int, steps: int, token_batches: int) -> dict:
+def _reference_step_s(model, opt, x, steps: int = 2) -> float:
+    """Median time of a training step through the plain layers (the original's train-mode computation)."""
+    from vqhps.models.vcconv import VCConv, pool_reference, vcconv_reference
+
+    def run(layers, h):
+        for layer in layers:
+            h = vcconv_reference(layer, h) if isinstance(layer, VCConv) else pool_reference(layer, h)
+        return h
+
+    model.train()
+    times = []
+    for i in range(steps + 1):
+        t = time.perf_counter()
+        q = model.quantizer(run(model.encoder, x))
+        loss = (run(model.decoder, q.quantized) - x).norm(dim=-1).mean() + q.commit_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i >= 1:
+            times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
+def measure(threads: int, batch: int, steps: int, token_batches: int, reference: bool = False) -> dict:
     """Run in the child process: returns the figures as a dict."""
     import torch
 
@@ -108,14 +131,17 @@ def measure(threads: int, batch: int, steps: int, token_batches: int) -> dict:
     mm = _matmul_gflops()
     step = sorted(times)[len(times) // 2]
     flops = 3.0 * forward_flops(model, batch)  # forward + gradient of inputs + gradient of weights
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # before the reference pass
+    ref_step = _reference_step_s(model, opt, x) if reference else float("nan")
     return {
         "threads": threads,
+        "reference_train_meshes_s": batch / ref_step,
         "train_meshes_s": batch / step,
         "train_best_meshes_s": batch / min(times),
         "train_step_s": step,
         "token_meshes_s": batch / sorted(tok_times[batch])[len(tok_times[batch]) // 2],
         "token_b64_meshes_s": 64 / sorted(tok_times[64])[len(tok_times[64]) // 2],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mb": peak_mb,
         "train_gflops_s": flops / step / 1e9,
         "train_gflop_per_step": flops / 1e9,
         "matmul_gflops_s": mm,
@@ -129,19 +155,23 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--token-batches", type=int, default=8)
+    ap.add_argument(
+        "--reference", action="store_true", help="also time the plain (original) layer computation"
+    )
     ap.add_argument("--rounds", type=int, default=1, help="repeat every setting this many times")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(measure(args.threads, args.batch, args.steps, args.token_batches)))
+        print(json.dumps(measure(args.threads, args.batch, args.steps, args.token_batches, args.reference)))
         return 0
     print(
         f"Mesh-VQ-VAE, dfaust2-shaped random hierarchy, batch {args.batch}, float32, {args.threads} threads"
     )
     header = f"{'allocator':<16} {'train/s':>8} {'best':>6} {'step s':>7} {'tok/s':>7} {'tok/s@64':>8} "
-    print(header + f"{'peak MB':>8} {'GFLOP/s':>8} {'matmul':>7} {'ratio':>6} {'load':>5}")
+    print(header + f"{'peak MB':>8} {'GFLOP/s':>8} {'matmul':>7} {'ratio':>6} {'load':>5} {'ref/s':>6}")
     child_args = [f"--threads={args.threads}", f"--batch={args.batch}", f"--steps={args.steps}"]
     child_args.append(f"--token-batches={args.token_batches}")
+    child_args += ["--reference"] if args.reference else []
     for _ in range(args.rounds):
         for name, extra in SETTINGS.items():
             env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | extra
@@ -155,12 +185,15 @@ def main() -> int:
                 f"{name:<16} {r['train_meshes_s']:>8.1f} {r['train_best_meshes_s']:>6.1f} "
                 f"{r['train_step_s']:>7.3f} {r['token_meshes_s']:>7.1f} {r['token_b64_meshes_s']:>8.1f} "
                 f"{r['peak_rss_mb']:>8.0f} {r['train_gflops_s']:>8.1f} {r['matmul_gflops_s']:>7.1f} "
-                f"{r['train_gflops_s'] / r['matmul_gflops_s']:>6.2f} {r['load_avg_1min']:>5.1f}",
+                f"{r['train_gflops_s'] / r['matmul_gflops_s']:>6.2f} {r['load_avg_1min']:>5.1f} "
+                f"{r['reference_train_meshes_s']:>6.2f}",
                 flush=True,
             )
     print("train/s, tok/s: medians over the timed steps (best: fastest training step). peak MB: ru_maxrss,")
     print("incl. tokenising at batch 64. GFLOP/s counts the work as implemented (sparse bag sums + basis")
     print("products, x3 for training); ratio = that / a float32 2048x2048 matmul in the same process.")
+    print("ref/s (--reference): training through the plain layers that materialise N_out x K x C_out x C_in")
+    print("kernels, as the original's train mode does (same process, same load).")
     print("load = 1-min load average during the run (2 cores): above ~2 the machine is shared; figures drop.")
     return 0
 
