@@ -71,3 +71,19 @@ def test_vcconv_float64_gradcheck():
 def _apply(layer, x, coeff, basis):
     # gradcheck needs the parameters as explicit inputs
     return torch.func.functional_call(layer, {"coeff": coeff, "basis": basis}, (x,))
+
+
+def test_bag_sum_gradients_with_unreferenced_rows():
+    from vqhps.models.bag_sum import BagStructure
+
+    bags = BagStructure(np.array([0, 2, 2, 0]), np.array([1, 3, 0]), n_rows=4)  # rows 1 and 3 unused
+    table = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    out = bags(table, w)
+    expected = torch.stack(
+        [w[0] * table[0], w[1] * table[2] + w[2] * table[2] + w[3] * table[0], table[0] * 0]
+    )
+    torch.testing.assert_close(out, expected)
+    assert torch.autograd.gradcheck(lambda t, w: bags(t, w), (table, w))
+    out.sum().backward()
+    assert torch.all(table.grad[[1, 3]] == 0)

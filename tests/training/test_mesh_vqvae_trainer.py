@@ -20,6 +20,7 @@ from vqhps.training.mesh_vqvae_trainer import (  # noqa: E402
     TrainSettings,
     _procrustes_align,
     evaluate_reconstruction,
+    load_trained_model,
     tokenize,
     train_mesh_vqvae,
 )
@@ -75,7 +76,9 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, data):
     assert res_full["val_pve_mm"] == res_resumed["val_pve_mm"]
     ck = load_checkpoint(tmp_path / "b.pt")
     assert ck["step"] == 6 and ck["model_config"] == CONFIG.to_dict()
-    assert MeshHierarchy.from_arrays(ck["extra"]["hierarchy"]).point_counts == h.point_counts
+    rebuilt = load_trained_model(tmp_path / "b.pt")
+    assert rebuilt.n_tokens == h.n_tokens and rebuilt.codebook_size == CONFIG.codebook_size
+    assert torch.equal(rebuilt.encode_indices(val), resumed.eval().encode_indices(val))
 
 
 def test_training_reduces_error(tmp_path, data):

@@ -101,15 +101,20 @@ def save_connections(hierarchy: MeshHierarchy, folder: Path) -> None:
                 np.save(fh, table_to_rows(table))
 
 
-def random_table(n_out: int, n_in: int, max_neighbours: int, rng: np.random.Generator) -> NeighbourTable:
+def random_table(
+    n_out: int, n_in: int, max_neighbours: int, rng: np.random.Generator, mean_neighbours: float | None = None
+) -> NeighbourTable:
     """Random neighbour table of a given shape (benchmarks/tests: costs the same as a real one).
 
-    Row p starts with point p (mod n_in) at distance 0; one row has exactly ``max_neighbours`` entries.
+    Row p starts with point p (mod n_in) at distance 0; one row has exactly ``max_neighbours`` entries; row
+    lengths are uniform with mean ``mean_neighbours`` (default: 2/3 of ``max_neighbours``).
     """
-    counts = rng.integers(max(1, max_neighbours // 3), max_neighbours + 1, size=n_out)
-    counts[0] = max_neighbours
-    index = np.full((n_out, max_neighbours), n_in, dtype=np.int64)
-    distance = np.full((n_out, max_neighbours), -1, dtype=np.int32)
+    k = max_neighbours
+    low = max(1, k // 3) if mean_neighbours is None else max(1, round(2 * mean_neighbours - k))
+    counts = rng.integers(low, k + 1, size=n_out)
+    counts[0] = k
+    index = np.full((n_out, k), n_in, dtype=np.int64)
+    distance = np.full((n_out, k), -1, dtype=np.int32)
     for p, c in enumerate(counts):
         others = rng.choice(n_in, size=min(c, n_in), replace=False)
         row = np.concatenate([[p % n_in], others[others != p % n_in]])[:c]
@@ -118,26 +123,27 @@ def random_table(n_out: int, n_in: int, max_neighbours: int, rng: np.random.Gene
     return NeighbourTable(index, distance, n_in)
 
 
-# (out points, max neighbours) of the dfaust2 files, levels 0..6 (reference §2.3), (pool, unpool) per level.
-DFAUST2_SHAPES: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
-    ((6890, 10), (6890, 10)),
-    ((1925, 32), (6890, 11)),
-    ((1925, 21), (1925, 21)),
-    ((400, 56), (1925, 14)),
-    ((400, 26), (400, 26)),
-    ((54, 66), (400, 11)),
-    ((54, 19), (54, 19)),
+# (out points, max neighbours, mean neighbours) of the dfaust2 files, levels 0..6 (reference §2.3),
+# (pool, unpool) per level.
+DFAUST2_SHAPES: tuple[tuple[tuple[int, int, float], tuple[int, int, float]], ...] = (
+    ((6890, 10, 7.0), (6890, 10, 7.0)),
+    ((1925, 32, 19.3), (6890, 11, 5.4)),
+    ((1925, 21, 10.6), (1925, 21, 10.6)),
+    ((400, 56, 33.0), (1925, 14, 6.9)),
+    ((400, 26, 14.0), (400, 26, 14.0)),
+    ((54, 66, 41.3), (400, 11, 5.6)),
+    ((54, 19, 10.3), (54, 19, 10.3)),
 )
 
 
 def random_dfaust2_like(seed: int = 0) -> MeshHierarchy:
-    """Hierarchy with the dfaust2 point and neighbour counts but random connectivity (6890 -> ... -> 54)."""
+    """Hierarchy with the dfaust2 point and (max, mean) neighbour counts, random connectivity (6890 -> 54)."""
     rng = np.random.default_rng(seed)
     levels = []
     n_in = 6890
-    for (p_out, p_k), (u_out, u_k) in DFAUST2_SHAPES:
-        pool = random_table(p_out, n_in, p_k, rng)
-        unpool = random_table(u_out, p_out, u_k, rng)
+    for (p_out, p_k, p_mean), (u_out, u_k, u_mean) in DFAUST2_SHAPES:
+        pool = random_table(p_out, n_in, p_k, rng, p_mean)
+        unpool = random_table(u_out, p_out, u_k, rng, u_mean)
         levels.append(HierarchyLevel(pool, unpool, resamples=p_out != n_in))
         n_in = p_out
     return MeshHierarchy(6890, tuple(levels), source=f"random dfaust2-like seed {seed}")

@@ -21,6 +21,11 @@ def _table_buffers(module: nn.Module, table: NeighbourTable) -> None:
     module.register_buffer("mask", torch.from_numpy(table.mask).float(), persistent=False)
 
 
+def _init_neighbours(table: NeighbourTable) -> int:
+    """Average neighbour count as the original initialisation uses it (rounded to an integer, at least 1)."""
+    return max(1, round(table.mean_neighbours))
+
+
 def _real_entries(table: NeighbourTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row-major real (non-padding) entries: (rows p, slots k, input ids j), each (nnz,) int64."""
     p, k = np.nonzero(table.mask)
@@ -54,7 +59,7 @@ class VCConv(nn.Module):
         self.coeff_first = in_channels <= out_channels
         _table_buffers(self, table)
         # Initialisation of the original (graphAE.py): A ~ N(0,1)/(mean nbrs * M), W ~ N(0,1), b = 0.
-        scale = 1.0 / (max(table.mean_neighbours, 1.0) * n_basis)
+        scale = 1.0 / (_init_neighbours(table) * n_basis)
         self.coeff = nn.Parameter(torch.randn(self.n_out, self.k, n_basis) * scale)
         self.basis = nn.Parameter(torch.randn(n_basis, out_channels * in_channels))
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -105,7 +110,8 @@ class VCConv(nn.Module):
             u = u.view(self.n_in, b, m_n, c_out).transpose(1, 2).reshape(self.n_in * m_n, b * c_out)
             y = self.bags(u, a).view(self.n_out, b, c_out) + self.bias
         y = y.view(self.n_out, b, c_out)
-        return F.elu(y) if self.activation else y
+        # In place: ELU's backward can use its output, and this saves a full-size temporary.
+        return F.elu(y, inplace=True) if self.activation else y
 
     def extra_repr(self) -> str:
         c = f"{self.n_in}x{self.in_channels} -> {self.n_out}x{self.out_channels}"
@@ -122,7 +128,7 @@ class LearnedPool(nn.Module):
         super().__init__()
         self.n_in, self.n_out, self.k = table.n_in, table.n_out, table.max_neighbours
         _table_buffers(self, table)
-        self.weight = nn.Parameter(torch.randn(self.n_out, self.k) / max(table.mean_neighbours, 1.0))
+        self.weight = nn.Parameter(torch.randn(self.n_out, self.k) / _init_neighbours(table))
         p, k, j = _real_entries(table)
         self.register_buffer("weight_index", torch.from_numpy(p * self.k + k).long(), persistent=False)
         self.bags = BagStructure(j, table.mask.sum(1), self.n_in)

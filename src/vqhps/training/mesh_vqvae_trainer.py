@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -14,7 +15,8 @@ from torch import Tensor
 from tqdm import tqdm
 
 from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from vqhps.models.mesh_vqvae import MeshVQVAE
+from vqhps.models.mesh_hierarchy import MeshHierarchy
+from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -74,6 +76,23 @@ def _procrustes_align(pred: Tensor, target: Tensor) -> Tensor:
     return scale[:, None, None] * p @ rot.transpose(1, 2) + mu_t
 
 
+def keep_freed_memory() -> bool:
+    """Ask glibc malloc to keep freed blocks (no mmap per large tensor, no trimming): fewer page faults.
+
+    Same effect as starting the process with ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` in bytes
+    and ``MALLOC_TOP_PAD_`` (this glibc reads ``16G`` as 16 bytes), but settable after start-up. The process
+    keeps its peak memory instead of returning it. Returns False where glibc's ``mallopt`` is unavailable.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    big = 2**31 - 1  # mallopt takes an int
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    ok = libc.mallopt(m_mmap_threshold, big) and libc.mallopt(m_trim_threshold, big)
+    return bool(ok and libc.mallopt(m_top_pad, 1 << 30))
+
+
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA; plain float32 elsewhere."""
     if device.type == "cuda":
@@ -114,10 +133,9 @@ def tokenize(
             errs.append((per_vertex_error(recon, batch) * 1000.0).cpu().numpy().astype(np.float32))
     finally:
         model.train(was_training)
-    t = model.n_tokens
-    return (np.concatenate(ids) if ids else np.zeros((0, t), np.int16)), np.concatenate(
-        errs
-    ) if errs else np.zeros(0)
+    indices = np.concatenate(ids) if ids else np.zeros((0, model.n_tokens), np.int16)
+    pve_mm = np.concatenate(errs) if errs else np.zeros(0, np.float32)
+    return indices, pve_mm
 
 
 @torch.no_grad()
@@ -157,6 +175,22 @@ def evaluate_reconstruction(
         "perplexity": float(torch.exp(-(probs * torch.log(probs + 1e-10)).sum())),
         "codes_in_use": float((counts > 0).double().mean()),
     }
+
+
+def load_trained_model(ckpt_path: Path, device: str | torch.device = "cpu") -> MeshVQVAE:
+    """Rebuild a model from a checkpoint of :func:`train_mesh_vqvae` alone (hierarchy, config and weights).
+
+    The token count and codebook size therefore come from the checkpoint (``model.n_tokens``,
+    ``model.codebook_size``), never from separate parameters. The model is returned in eval mode.
+    """
+    ck = load_checkpoint(ckpt_path, map_location="cpu")
+    arrays = ck.get("extra", {}).get("hierarchy")
+    if arrays is None:
+        raise ValueError(f"{ckpt_path}: no mesh hierarchy stored; it was not written by train_mesh_vqvae")
+    hierarchy = MeshHierarchy.from_arrays(arrays, source=f"checkpoint {Path(ckpt_path).name}")
+    model = MeshVQVAE(hierarchy, MeshVQVAEConfig.from_dict(ck["model_config"]))
+    model.load_state_dict(ck["model_state"])
+    return model.to(device).eval()
 
 
 def _validate(
@@ -207,7 +241,7 @@ def train_mesh_vqvae(
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
     step = 0
     if ckpt_path.is_file():
-        ck = load_checkpoint(ckpt_path, map_location=device)
+        ck = load_checkpoint(ckpt_path, map_location="cpu")  # RNG states must stay on the CPU
         model.load_state_dict(ck["model_state"])
         opt.load_state_dict(ck["optimizer_state"])
         restore_rng_state(ck["rng_state"], {"sampler": sampler})
