@@ -145,6 +145,7 @@ class MeshVQVAEParams:
     beta: float  # commitment weight
     decay: float  # EMA decay of the codebook
     dead_code_restart: bool  # re-seed unused codes from encoder outputs (off in the paper)
+    data_init: bool = False  # start the codes on the first batch's latents (off in the paper)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class MeshVQVAEConfig:
         eps: Laplace smoothing constant.
         dead_code_restart: re-seed codes whose EMA count drops below ``dead_code_threshold`` (paper: off).
         dead_code_threshold: EMA count below which a code counts as dead.
+        data_init: start the codes on the first training batch's latents (not in the paper; see quantizer).
     """
 
     channels: tuple[int, ...] = (32, 64, 128, 9)
@@ -38,6 +39,7 @@ class MeshVQVAEConfig:
     eps: float = 1e-5
     dead_code_restart: bool = False
     dead_code_threshold: float = 1e-3
+    data_init: bool = False
 
     @property
     def code_dim(self) -> int:
@@ -113,7 +115,8 @@ class MeshVQVAE(nn.Module):
         self.encoder, self.decoder = _build_layers(hierarchy, self.config)
         c = self.config
         self.quantizer = EMAVectorQuantizer(
-            c.codebook_size, c.code_dim, c.beta, c.decay, c.eps, c.dead_code_restart, c.dead_code_threshold
+            c.codebook_size, c.code_dim, c.beta, c.decay, c.eps, c.dead_code_restart, c.dead_code_threshold,
+            c.data_init,
         )
 
     @property

@@ -42,14 +42,17 @@ class EMAVectorQuantizer(nn.Module):
         eps: float = 1e-5,
         dead_code_restart: bool = False,
         dead_code_threshold: float = 1e-3,
+        data_init: bool = False,
     ) -> None:
         super().__init__()
         self.codebook_size, self.dim = codebook_size, dim
         self.beta, self.decay, self.eps = beta, decay, eps
         self.dead_code_restart, self.dead_code_threshold = dead_code_restart, dead_code_threshold
+        self.data_init = data_init
         self._embedding = nn.Parameter(torch.randn(codebook_size, dim), requires_grad=False)
         self._ema_w = nn.Parameter(torch.randn(codebook_size, dim), requires_grad=False)
         self.register_buffer("_ema_cluster_size", torch.zeros(codebook_size))
+        self.register_buffer("_data_initialised", torch.zeros((), dtype=torch.bool))
 
     @property
     def codebook(self) -> Tensor:
@@ -75,6 +78,10 @@ class EMAVectorQuantizer(nn.Module):
             indices = self.nearest(flat.detach())
             onehot = F.one_hot(indices, self.codebook_size).to(flat.dtype)
             if self.training:
+                if self.data_init and not bool(self._data_initialised):
+                    self._init_from_data(flat.detach())
+                    indices = self.nearest(flat.detach())
+                    onehot = F.one_hot(indices, self.codebook_size).to(flat.dtype)
                 self._ema_update(flat.detach(), onehot)
             z_q = self._embedding[indices].view(shape)
             commit = self.beta * F.mse_loss(z_q.detach(), z)
@@ -95,6 +102,22 @@ class EMAVectorQuantizer(nn.Module):
         self._embedding.copy_(self._ema_w / size.unsqueeze(1))
         if self.dead_code_restart:
             self._restart_dead_codes(flat)
+
+    @torch.no_grad()
+    def _init_from_data(self, flat: Tensor) -> None:
+        """Codes <- random latents of the first training batch, EMA counts <- 1 (not in the paper).
+
+        With the paper's N(0, 1) codes, zero counts and latents of another scale, every code a first
+        batch does not pick is divided by a near-zero Laplace-smoothed count and explodes; training
+        then sits with one code in use for hundreds of steps. Starting the codes on the latents and
+        the counts at one keeps every code reachable.
+        """
+        pick = torch.randint(0, flat.shape[0], (self.codebook_size,), device=flat.device)
+        codes = flat[pick] + 1e-3 * flat.std() * torch.randn_like(flat[pick])
+        self._embedding.copy_(codes)
+        self._ema_w.copy_(codes)
+        self._ema_cluster_size.fill_(1.0)
+        self._data_initialised.fill_(True)
 
     @torch.no_grad()
     def _restart_dead_codes(self, flat: Tensor) -> None:
