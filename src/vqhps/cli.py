@@ -51,6 +51,10 @@ class StageContext:
     def section(self) -> Any:
         return self.params.section(self.stage)
 
+    def log(self, message: str) -> None:
+        """One line to the stage log (stderr and the Snakemake log file)."""
+        logging.getLogger(f"vqhps.stages.{self.stage}").info("%s", message)
+
     def upstream(self, stage: str) -> Path:
         """Output folder of another stage of the same experiment."""
         return stage_dir(self.results, self.experiment, stage)

@@ -36,10 +36,14 @@ def run(ctx: StageContext) -> dict[str, float]:
     train, val, test = (load_vertices(shards, s) for s in ("train", "val", "test"))
     if not len(train) or not len(val):
         raise UserError(f"{src}: needs train and val meshes (have {len(train)} and {len(val)})")
-    settings_h = HierarchySettings(levels=tuple(p.hierarchy.levels), forced_centers=tuple(p.hierarchy.forced_centers))
-    hierarchy = build_hierarchy(topology.faces, len(topology.vertices), settings_h, cache_dir=_cache_dir())
-    config = MeshVQVAEConfig.from_dict(to_plain(p.model))
-    model = MeshVQVAE(hierarchy, config)
+    try:
+        settings_h = HierarchySettings(levels=tuple(p.hierarchy.levels),
+                                       forced_centers=tuple(p.hierarchy.forced_centers))
+        hierarchy = build_hierarchy(topology.faces, len(topology.vertices), settings_h, cache_dir=_cache_dir())
+        model = MeshVQVAE(hierarchy, MeshVQVAEConfig.from_dict(to_plain(p.model)))
+    except ValueError as err:  # hierarchy and channels that do not fit together: a params problem
+        raise UserError(f"{ctx.experiment}.train_mesh_vqvae: {err}") from None
+    ctx.log(f"hierarchy points per level {hierarchy.point_counts}: {model.n_tokens} tokens")
     ctx.tracker.log_metrics({"n_tokens": model.n_tokens, "n_parameters": sum(t.numel() for t in model.parameters())})
     settings = TrainSettings(steps=p.steps, batch_size=p.batch_size, lr=p.lr, val_every=p.val_every,
                              ckpt_every=p.ckpt_every, seed=stage_seed(ctx.params.seed, "train_mesh_vqvae") % 2**31,
