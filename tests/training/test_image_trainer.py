@@ -223,3 +223,22 @@ def test_rotation_error_deg_known_angles():
     a = axis_angle_to_matrix(torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, np.pi / 2], [np.pi / 3, 0.0, 0.0]]))
     err = rotation_error_deg(a, torch.eye(3).expand(3, 3, 3))
     torch.testing.assert_close(err, torch.tensor([0.0, 90.0, 60.0]), atol=1e-3, rtol=0)
+
+
+def test_ddp_gloo_single_process_equals_plain_run(tmp_path):
+    import torch.distributed as dist
+
+    train, val = fx.datasets()
+    settings = ImageTrainSettings(steps=2, batch_size=4, lr=1e-3, val_every=2, ckpt_every=2, seed=5)
+    regressor = torch.from_numpy(fx.topology().joint_regressor)
+    plain = _baseline()
+    train_image_model(plain, BaselineTask(regressor), train, val, settings, tmp_path / "plain.pt")
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        ddp = _baseline()
+        res = train_image_model(ddp, BaselineTask(regressor), train, val, settings, tmp_path / "ddp.pt")
+    finally:
+        dist.destroy_process_group()
+    assert res.metrics["steps"] == 2 and (tmp_path / "ddp.pt").is_file()
+    for (k, a), b in zip(plain.state_dict().items(), ddp.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=k)
