@@ -19,11 +19,11 @@ from vqhps.models.pretrained import load_baseline, load_vqhps  # noqa: E402
 from vqhps.stages import train_baseline, train_vqhps  # noqa: E402
 
 COMMON = {
-    "backbone": "small_cnn", "backbone_width": 4, "pretrained": None, "shared_backbone": True, "crop_size": 32,
-    "rotcam_hidden": 16, "batch_size": 4, "steps": 4, "lr": 1e-3, "weight_decay": 1e-3, "lr_step": 2,
-    "lr_gamma": 0.5, "val_every": 2, "ckpt_every": 2, "max_val_images": 2,
-    "augment": {"flip_prob": 0.5, "rot_prob": 0.4, "rot_std_deg": 30.0, "rot_max_deg": 60.0, "scale_std": 0.25,
-                "photometric_prob": 0.3, "bbox_rescale": 1.2},
+    "backbone": "small_cnn", "backbone_width": 4, "pretrained": None, "shared_backbone": True,
+    "crop_size": 32, "rotcam_hidden": 16, "batch_size": 4, "steps": 4, "lr": 1e-3, "weight_decay": 1e-3,
+    "lr_step": 2, "lr_gamma": 0.5, "val_every": 2, "ckpt_every": 2, "max_val_images": 2,
+    "augment": {"flip_prob": 0.5, "rot_prob": 0.4, "rot_std_deg": 30.0, "rot_max_deg": 60.0,
+                "scale_std": 0.25, "photometric_prob": 0.3, "bbox_rescale": 1.2},
     "regimes": {"full": {"sources": ["anny"], "fraction": 1.0},
                 "scarce": {"sources": ["anny"], "fraction": 0.5, "steps": 3}},
 }  # fmt: skip
@@ -42,22 +42,42 @@ def project(tmp_path):
     results = tmp_path / "results"
     fx.write_image_set(results / "demo/render_images", {"anny": 6, "coco": 2}, n_val=2)
     vq = fx.tiny_vqvae()
-    save_checkpoint(results / "demo/train_mesh_vqvae/model.pt", vq.state_dict(), vq.config.to_dict(), {}, 1,
-                    extra={"hierarchy": {k: torch.from_numpy(v) for k, v in vq.hierarchy.to_arrays().items()}})
+    save_checkpoint(
+        results / "demo/train_mesh_vqvae/model.pt",
+        vq.state_dict(),
+        vq.config.to_dict(),
+        {},
+        1,
+        extra={"hierarchy": {k: torch.from_numpy(v) for k, v in vq.hierarchy.to_arrays().items()}},
+    )
     params = {"demo": {
         "seed": 0, "data_root": "data", "check_data": {"datasets": ["anny"]},
         "train_vqhps": {**COMMON, "d_model": 16, "heads": 2, "ffn": 32, "dropout": 0.1,
                         "loss_weights": {"tokens": 1.0, "rotation": 1.0, "reprojection": 1.0}},
         "train_baseline": {**COMMON, "hidden": 16, "rank": 4, "dropout": 0.1,
-                           "loss_weights": {"vertex": 1.0, "joint": 1.0, "rotation": 1.0, "reprojection": 1.0}},
+                           "loss_weights": {"vertex": 1.0, "joint": 1.0, "rotation": 1.0,
+                                            "reprojection": 1.0}},
     }}  # fmt: skip
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return tmp_path
 
 
 def _argv(project: Path, regime: str) -> list[str]:
-    return ["--params", str(project / "params.yaml"), "--experiment", "demo", "--regime", regime, "--results",
-            str(project / "results"), "--no-track", "--workers", "1", "--device", "cpu"]
+    return [
+        "--params",
+        str(project / "params.yaml"),
+        "--experiment",
+        "demo",
+        "--regime",
+        regime,
+        "--results",
+        str(project / "results"),
+        "--no-track",
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+    ]
 
 
 def test_vqhps_stage_writes_loadable_model_curves_and_metrics(project):
