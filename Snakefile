@@ -13,6 +13,8 @@ include: "workflow/rules/render_images.smk"
 include: "workflow/rules/train_mesh_vqvae.smk"
 include: "workflow/rules/tokenize_meshes.smk"
 include: "workflow/rules/prepare_images.smk"
+include: "workflow/rules/train_vqhps.smk"
+include: "workflow/rules/train_baseline.smk"
 
 
 rule all:

@@ -12,7 +12,12 @@ from pathlib import Path
 import yaml
 
 BIN = Path(sys.executable).parent
-COPIED = ("Snakefile", "workflow", "dvc.yaml", "src", ".dvcignore", "environment.yml")  # rules name the conda env
+# environment.yml: the rules name it as their conda env, and Snakemake records it with every job.
+COPIED = ("Snakefile", "workflow", "dvc.yaml", "src", ".dvcignore", "environment.yml")
+
+# Scarce = half of the 6 tiny train images (smaller than a batch: the trainer repeats them).
+_TINY_REGIMES = {"full": {"sources": ["anny"], "fraction": 1.0},
+                 "scarce": {"sources": ["anny"], "fraction": 0.5}}
 
 # The demo experiment at toy size: every stage does the real thing on a handful of items.
 TINY_DEMO = {
@@ -21,6 +26,12 @@ TINY_DEMO = {
     "render_images": {"image_size": 64, "views_per_mesh": 1, "max_meshes": {"train": 6, "val": 2, "test": 2}},
     "train_mesh_vqvae": {"steps": 12, "batch_size": 4, "val_every": 6, "ckpt_every": 6, "max_val_meshes": 4},
     "tokenize_meshes": {"batch_size": 8, "shard_size": 10},
+    "train_vqhps": {"backbone_width": 8, "crop_size": 32, "d_model": 32, "heads": 2, "ffn": 64,
+                    "rotcam_hidden": 32, "batch_size": 4, "steps": 4, "val_every": 2, "ckpt_every": 2,
+                    "max_val_images": 2, "regimes": _TINY_REGIMES},
+    "train_baseline": {"backbone_width": 8, "crop_size": 32, "hidden": 32, "rank": 8, "rotcam_hidden": 32,
+                       "batch_size": 4, "steps": 4, "val_every": 2, "ckpt_every": 2, "max_val_images": 2,
+                       "regimes": _TINY_REGIMES},
 }
 
 

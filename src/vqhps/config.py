@@ -177,6 +177,118 @@ class TokenizeMeshesParams:
 
 
 @dataclass(frozen=True)
+class RegimeParams:
+    """One training regime: which train images a run uses (the scarce-data run is a restricted set)."""
+
+    sources: tuple[str, ...]  # image ``source`` values kept (demo: [anny]; paper scarce run: [3dpw])
+    fraction: float  # seeded subset of the kept train images, in (0, 1] (1 = all of them)
+    steps: int | None = None  # overrides the stage's ``steps`` for this regime (null = same)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.fraction <= 1.0:
+            raise ConfigError(f"fraction: must be in (0, 1], got {self.fraction}")
+        if not self.sources:
+            raise ConfigError("sources: list at least one image source (e.g. [anny])")
+        if self.steps is not None and self.steps <= 0:
+            raise ConfigError(f"steps: must be > 0 or null, got {self.steps}")
+
+
+@dataclass(frozen=True)
+class ImageAugmentParams:
+    """Train-time crop augmentation (reference §3.4; the paper's values are the defaults of CropConfig)."""
+
+    flip_prob: float  # left/right flip probability (paper: 0.5); flipped samples use the mirrored mesh
+    rot_prob: float  # probability of an in-plane rotation (paper: 0.4)
+    rot_std_deg: float  # rotation ~ clip(N(0, std), +-max) degrees (paper: 30)
+    rot_max_deg: float  # (paper: 60)
+    scale_std: float  # box scale ~ clip(N(1, std), 0.75..1.25) (paper: 0.25)
+    photometric_prob: float  # probability of each photometric group (paper: 0.3)
+    bbox_rescale: float  # square crop side = rescale * max(bbox w, h)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageTrainParams:
+    """What VQ-HPS and the regression baseline share: backbone, crop, optimisation, regimes."""
+
+    backbone: str  # small_cnn (CPU demo), resnet50 or hrnet_w48 (paper)
+    backbone_width: int  # small_cnn only: channels of its first stage
+    pretrained: str | None = None  # local path of official backbone weights (null = random init)
+    shared_backbone: bool  # one backbone for both branches (a CPU economy; the paper uses two)
+    crop_size: int  # crop side in px, a multiple of 32 (paper: 224)
+    rotcam_hidden: int  # hidden width of the rotation/camera MLP (paper: 1024)
+    batch_size: int  # images per optimiser step (over all GPUs) (paper: 32)
+    steps: int  # optimiser steps (a regime may override)
+    lr: float  # AdamW learning rate (paper: 1e-4)
+    weight_decay: float  # AdamW weight decay (paper: 1e-3)
+    lr_step: int  # StepLR period in optimiser steps (paper: 100 epochs)
+    lr_gamma: float  # StepLR factor (paper: 0.1)
+    augment: ImageAugmentParams
+    val_every: int  # validate (curves) every this many steps
+    ckpt_every: int  # resumable checkpoint every this many steps
+    max_val_images: int  # validate on at most this many val images (-1 = all)
+    regimes: dict[str, RegimeParams]  # training regimes, each a job ``--regime <name>``
+
+    def __post_init__(self) -> None:
+        _positive(self, "backbone_width", "crop_size", "rotcam_hidden", "batch_size", "steps", "lr")
+        _positive(self, "lr_step", "val_every", "ckpt_every")
+        if self.crop_size % 32:
+            raise ConfigError(f"crop_size: must be a multiple of 32 (backbone stride), got {self.crop_size}")
+        if self.weight_decay < 0 or not 0 < self.lr_gamma <= 1:
+            raise ConfigError(f"weight_decay must be >= 0 and lr_gamma in (0, 1]; got {self.weight_decay}, "
+                              f"{self.lr_gamma}")
+        if not self.regimes:
+            raise ConfigError("regimes: define at least one regime (e.g. full)")
+
+
+@dataclass(frozen=True)
+class VQHPSLossParams:
+    """Weights of the VQ-HPS loss terms (paper: all 1)."""
+
+    tokens: float  # token cross-entropy
+    rotation: float  # rotation-matrix MSE
+    reprojection: float  # L1 2D reprojection of the regressed joints
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainVQHPSParams(ImageTrainParams):
+    """VQ-HPS (reference §3.1-3.5): token transformer + rotation/camera branch, frozen tokenizer decoder."""
+
+    d_model: int  # transformer width (paper: 512)
+    heads: int  # attention heads (paper: 8)
+    ffn: int  # feed-forward width (paper: 1024)
+    dropout: float  # transformer dropout (paper: 0.2)
+    loss_weights: VQHPSLossParams
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive(self, "d_model", "heads", "ffn")
+
+
+@dataclass(frozen=True)
+class BaselineLossParams:
+    """Weights of the regression baseline's loss terms."""
+
+    vertex: float  # L1 on canonical vertices
+    joint: float  # L1 on regressed canonical joints
+    rotation: float  # rotation-matrix MSE
+    reprojection: float  # L1 2D reprojection
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainBaselineParams(ImageTrainParams):
+    """The regression baseline: same backbone, canonical vertices regressed as template + low-rank offsets."""
+
+    hidden: int  # hidden width of the coefficient MLP
+    rank: int  # rank of the learned vertex-offset basis
+    dropout: float  # dropout in the coefficient MLP
+    loss_weights: BaselineLossParams
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive(self, "hidden", "rank")
+
+
+@dataclass(frozen=True)
 class ExperimentParams:
     """All parameters of one experiment; sections are None where the experiment has no such stage."""
 
@@ -189,6 +301,8 @@ class ExperimentParams:
     train_mesh_vqvae: TrainMeshVQVAEParams | None = None
     tokenize_meshes: TokenizeMeshesParams | None = None
     prepare_images: PrepareImagesParams | None = None
+    train_vqhps: TrainVQHPSParams | None = None
+    train_baseline: TrainBaselineParams | None = None
 
     def section(self, stage: str) -> Any:
         """The params section of ``stage``; a clear error if this experiment has none."""

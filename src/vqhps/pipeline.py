@@ -40,6 +40,13 @@ class Stage:
 _CORE = ("src/vqhps/config.py", "src/vqhps/cli.py")
 _VQVAE_CODE = ("src/vqhps/models/mesh_vqvae.py", "src/vqhps/models/mesh_hierarchy.py", "src/vqhps/models/vcconv.py",
                "src/vqhps/models/quantizer.py", "src/vqhps/training/mesh_vqvae_trainer.py")
+_IMAGE_CODE = (
+    "src/vqhps/training/image_trainer.py", "src/vqhps/training/image_tasks.py",
+    "src/vqhps/training/image_setup.py", "src/vqhps/data/image_sets.py", "src/vqhps/data/image_dataset.py",
+    "src/vqhps/data/augment.py", "src/vqhps/data/photometric.py", "src/vqhps/models/backbones",
+    "src/vqhps/models/vqhps.py", "src/vqhps/models/token_transformer.py", "src/vqhps/models/regression.py",
+    "src/vqhps/losses.py", "src/vqhps/protocols.py", "src/vqhps/metrics.py",
+)
 
 _DEMO = (
     Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
@@ -51,6 +58,12 @@ _DEMO = (
           code=_VQVAE_CODE),
     Stage("tokenize_meshes", outs=("tokens/",), deps=("prepare_meshes/shards/", "train_mesh_vqvae/model.pt"),
           code=_VQVAE_CODE),
+    Stage("train_vqhps", outs=("model.pt", "curves.csv"),
+          deps=("render_images/images/", "render_images/meshes/", "train_mesh_vqvae/model.pt"),
+          code=_IMAGE_CODE + _VQVAE_CODE[:4], regimes=("full", "scarce")),
+    Stage("train_baseline", outs=("model.pt", "curves.csv"),
+          deps=("render_images/images/", "render_images/meshes/"), code=_IMAGE_CODE,
+          regimes=("full", "scarce")),
 )
 
 _PAPER_DATA_CODE = ("src/vqhps/io", "src/vqhps/datasets", "src/vqhps/body", "src/vqhps/data/splits.py")
@@ -69,7 +82,9 @@ EXPERIMENT_STAGES: dict[str, tuple[Stage, ...]] = {"demo": _DEMO, "paper": _PAPE
 
 # What `snakemake <target>` builds for each experiment: its last stages.
 FINAL_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "demo": ("render_images/metrics.json", "tokenize_meshes/metrics.json"),
+    "demo": ("render_images/metrics.json", "tokenize_meshes/metrics.json",
+             "train_vqhps/full/metrics.json", "train_vqhps/scarce/metrics.json",
+             "train_baseline/full/metrics.json", "train_baseline/scarce/metrics.json"),
     "paper": ("prepare_images/metrics.json",),
 }
 

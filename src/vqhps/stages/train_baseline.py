@@ -1,0 +1,133 @@
+"""Stage train_baseline: the regression baseline on the image set, once per regime (``--regime full|scarce``).
+
+Same backbone, crops, augmentation, optimiser, regimes and training images as ``train_vqhps`` (same
+seeds), but the canonical mesh is regressed directly (template + learned low-rank vertex offsets) with a
+vertex + joint + rotation + reprojection loss: the comparison behind the paper's claim that
+classification in token space beats regression when data is scarce. Outputs in
+``train_baseline/<regime>/``: ``model.pt`` (self-describing), ``curves.csv``, metrics.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict
+
+from vqhps.cli import StageContext, UserError, stage_main
+from vqhps.config import section_dict
+from vqhps.configtools import to_plain
+from vqhps.seeding import stage_seed
+
+STAGE = "train_baseline"
+
+
+def run(ctx: StageContext) -> dict[str, float]:
+    import torch
+
+    from vqhps.checkpoint import load_checkpoint, save_checkpoint
+    from vqhps.io.shards import read_template
+    from vqhps.models.regression import MeshRegressor, RegressionConfig, RegressionLossWeights
+    from vqhps.training.curves import write_curves_csv
+    from vqhps.training.image_setup import (
+        AugmentSettings,
+        mirror_permutation,
+        regime_datasets,
+        rest_joints,
+        topology_record,
+        train_settings,
+    )
+    from vqhps.training.image_tasks import BaselineTask
+    from vqhps.training.image_trainer import is_main_process, train_image_model
+
+    p, name = ctx.section, ctx.args.regime
+    if name not in p.regimes:
+        raise UserError(f"--regime {name!r}: {ctx.experiment}.{STAGE}.regimes defines {sorted(p.regimes)}")
+    regime = p.regimes[name]
+    render = ctx.upstream("render_images")
+    topology = read_template(render / "meshes")
+    aug = AugmentSettings(**to_plain(p.augment))
+    try:
+        data = regime_datasets(
+            render / "images",
+            render / "meshes",
+            regime.sources,
+            regime.fraction,
+            stage_seed(ctx.params.seed, "image_subset", name),
+            stage_seed(ctx.params.seed, "image_augment", name) % 2**31,
+            p.crop_size,
+            aug,
+            mirror_permutation(topology, aug.flip_prob),
+            None if p.max_val_images < 0 else p.max_val_images,
+        )
+        rest = torch.from_numpy(rest_joints(topology))
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    config = RegressionConfig(
+        backbone=p.backbone,
+        backbone_width=p.backbone_width,
+        pretrained=p.pretrained,
+        shared_backbone=p.shared_backbone,
+        image_size=p.crop_size,
+        hidden=p.hidden,
+        rank=p.rank,
+        dropout=p.dropout,
+        rotcam_hidden=p.rotcam_hidden,
+    )
+    seed = stage_seed(ctx.params.seed, "image_training", name)
+    torch.manual_seed(seed % 2**31)
+    template = torch.from_numpy(topology.vertices - topology.vertices.mean(0))  # centred, like the GT meshes
+    model = MeshRegressor(config, template, rest)
+    task = BaselineTask(
+        torch.from_numpy(topology.joint_regressor), RegressionLossWeights(**to_plain(p.loss_weights))
+    )
+    steps = regime.steps or p.steps
+    params = section_dict(ctx.params, STAGE) | {"regime": name}
+    work = ctx.out_dir / "work" / "last.pt"
+    if work.is_file() and load_checkpoint(work).get("params") != params:
+        work.unlink()  # an older run with other params: start over rather than mix the two
+    n_params = sum(t.numel() for t in model.parameters())
+    ctx.tracker.log_metrics({"n_parameters": n_params, "n_train_images": data.n_train})
+    started = time.perf_counter()
+    result = train_image_model(
+        model,
+        task,
+        data.train,
+        data.val,
+        train_settings(p, steps, seed, ctx.workers),
+        work,
+        model_config=asdict(config),
+        params=params,
+        log=lambda m, s: ctx.tracker.log_metrics(m, step=s),
+        device=ctx.device,
+    )
+    seconds = time.perf_counter() - started
+    if is_main_process():
+        write_curves_csv(ctx.out_dir / "curves.csv", result.history)
+        save_checkpoint(
+            ctx.out_dir / "model.pt",
+            model.state_dict(),
+            asdict(config),
+            params,
+            steps,
+            extra={
+                "kind": "baseline",
+                "regime": name,
+                "rest_joints": rest,
+                "template": topology_record(topology),
+            },
+        )
+    return {
+        **result.metrics,
+        "n_train_images": data.n_train,
+        "n_val_images": data.n_val,
+        "n_parameters": n_params,
+        "train_seconds": round(seconds, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(STAGE, run, argv, description=__doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

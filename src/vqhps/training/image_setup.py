@@ -1,0 +1,161 @@
+"""Shared set-up of the image-model runs: datasets of one regime, rest-pose joints, mirror permutation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Subset
+
+from vqhps.data.augment import vertex_mirror_permutation
+from vqhps.data.image_dataset import CropConfig, ImageCropDataset
+from vqhps.data.image_sets import load_image_split
+from vqhps.io.shards import MeshTopology
+from vqhps.training.image_trainer import ImageTrainSettings
+
+
+def rest_joints(topology: MeshTopology) -> np.ndarray:
+    """Constant rest-pose joints of the rotation branch: (17, 3) float32, regressor @ template, metres."""
+    if topology.joint_regressor is None:
+        raise ValueError(
+            f"topology {topology.topology_id!r} has no joint regressor (template.npz); re-run the "
+            "stage that wrote the mesh shards"
+        )
+    return (
+        np.asarray(topology.joint_regressor, np.float64) @ np.asarray(topology.vertices, np.float64)
+    ).astype(np.float32)
+
+
+def mirror_permutation(topology: MeshTopology, flip_prob: float) -> np.ndarray | None:
+    """Left/right vertex partners for flipped crops, or None when nothing is flipped.
+
+    Raises:
+        ValueError: flipping is on but the template is not left/right symmetric (set flip_prob to 0).
+    """
+    if flip_prob <= 0:
+        return None
+    try:
+        return vertex_mirror_permutation(np.asarray(topology.vertices))
+    except ValueError as err:
+        raise ValueError(
+            f"flip augmentation needs a symmetric template ({topology.topology_id}): {err}; "
+            "set augment.flip_prob to 0"
+        ) from None
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """Train-time crop augmentation (paper values by default, reference §3.4)."""
+
+    flip_prob: float = 0.5
+    rot_prob: float = 0.4
+    rot_std_deg: float = 30.0
+    rot_max_deg: float = 60.0
+    scale_std: float = 0.25
+    photometric_prob: float = 0.3
+    bbox_rescale: float = 1.2
+
+
+def crop_configs(crop_size: int, aug: AugmentSettings) -> tuple[CropConfig, CropConfig]:
+    """(train config with augmentation, validation config without) for ``crop_size`` px crops."""
+    train = CropConfig(
+        size=crop_size,
+        bbox_rescale=aug.bbox_rescale,
+        augment=True,
+        flip_prob=aug.flip_prob,
+        rot_prob=aug.rot_prob,
+        rot_std_deg=aug.rot_std_deg,
+        rot_max_deg=aug.rot_max_deg,
+        scale_std=aug.scale_std,
+        photometric_prob=aug.photometric_prob,
+    )
+    return train, CropConfig(size=crop_size, bbox_rescale=aug.bbox_rescale, augment=False)
+
+
+@dataclass
+class RegimeData:
+    """The datasets of one training regime: ``train`` (augmented, restricted to the regime's images) and
+    ``val`` (all val images of the same sources, no augmentation)."""
+
+    train: ImageCropDataset
+    val: ImageCropDataset | Subset
+    n_train: int
+    n_val: int
+
+
+def regime_datasets(
+    images_dir: str | Path,
+    meshes_dir: str | Path,
+    sources: Sequence[str],
+    fraction: float,
+    subset_seed: int,
+    data_seed: int,
+    crop_size: int,
+    aug: AugmentSettings,
+    permutation: np.ndarray | None,
+    max_val_images: int | None = None,
+) -> RegimeData:
+    """Datasets of one regime.
+
+    Args:
+        images_dir, meshes_dir: the image set and its canonical GT meshes.
+        sources: image sources used for training and validation.
+        fraction: seeded fraction of the train images (scarce regime < 1).
+        subset_seed: seed of that subset (share it between models so they train on the same images).
+        data_seed: seed of the augmentation draws.
+        permutation: vertex mirror permutation (None: no flips).
+        max_val_images: keep the first this many val images (None = all).
+
+    Raises:
+        ValueError: no train or no val image is left.
+    """
+    train_cfg, val_cfg = crop_configs(crop_size, aug)
+    train = load_image_split(str(images_dir), str(meshes_dir), "train", sources, fraction, subset_seed)
+    val = load_image_split(str(images_dir), str(meshes_dir), "val", sources, max_images=max_val_images)
+    if not len(train) or not len(val):
+        raise ValueError(
+            f"{images_dir}: need train and val images from {list(sources)}; have {len(train)} and {len(val)}"
+        )
+    train_ds = ImageCropDataset(train.samples, train_cfg, vertex_permutation=permutation, seed=data_seed)
+    val_ds = ImageCropDataset(val.samples, val_cfg, seed=data_seed)
+    return RegimeData(train=train_ds, val=val_ds, n_train=len(train), n_val=len(val))
+
+
+def train_settings(p, steps: int, seed: int, workers: int) -> ImageTrainSettings:
+    """``ImageTrainSettings`` from a ``TrainVQHPSParams`` / ``TrainBaselineParams`` section.
+
+    Args:
+        p: the params section (batch_size, lr, weight_decay, lr_step, lr_gamma, val_every, ckpt_every,
+            max_val_images).
+        steps: the regime's step count.
+        seed: training seed (batch order, dropout).
+        workers: DataLoader worker processes.
+    """
+    return ImageTrainSettings(
+        steps=steps,
+        batch_size=p.batch_size,
+        lr=p.lr,
+        weight_decay=p.weight_decay,
+        lr_step=p.lr_step,
+        lr_gamma=p.lr_gamma,
+        val_every=min(p.val_every, steps),
+        ckpt_every=p.ckpt_every,
+        seed=seed % 2**31,
+        num_workers=workers,
+        eval_batch_size=max(p.batch_size, 32),
+        max_val_images=None if p.max_val_images < 0 else p.max_val_images,
+    )
+
+
+def topology_record(topology: MeshTopology) -> dict:
+    """The template, faces and joint regressor as tensors, for self-describing checkpoints."""
+    import torch
+
+    return {
+        "vertices": torch.from_numpy(np.asarray(topology.vertices, np.float32)),
+        "faces": torch.from_numpy(np.asarray(topology.faces, np.int64)),
+        "joint_regressor": torch.from_numpy(np.asarray(topology.joint_regressor, np.float32)),
+        "topology_id": topology.topology_id,
+    }

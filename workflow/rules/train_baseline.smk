@@ -1,0 +1,18 @@
+rule train_baseline:
+    input:
+        stage_inputs("train_baseline"),
+    output:
+        model="results/{experiment}/train_baseline/{regime}/model.pt",
+        curves="results/{experiment}/train_baseline/{regime}/curves.csv",
+        metrics="results/{experiment}/train_baseline/{regime}/metrics.json",
+    params:
+        section=stage_params("train_baseline"),
+    log:
+        "results/logs/{experiment}/train_baseline.{regime}.log",
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    conda:
+        "../../environment.yml"
+    shell:
+        "python -m vqhps.stages.train_baseline --experiment {wildcards.experiment} --regime {wildcards.regime} --log {log}"

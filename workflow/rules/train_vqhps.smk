@@ -1,0 +1,18 @@
+rule train_vqhps:
+    input:
+        stage_inputs("train_vqhps"),
+    output:
+        model="results/{experiment}/train_vqhps/{regime}/model.pt",
+        curves="results/{experiment}/train_vqhps/{regime}/curves.csv",
+        metrics="results/{experiment}/train_vqhps/{regime}/metrics.json",
+    params:
+        section=stage_params("train_vqhps"),
+    log:
+        "results/logs/{experiment}/train_vqhps.{regime}.log",
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    conda:
+        "../../environment.yml"
+    shell:
+        "python -m vqhps.stages.train_vqhps --experiment {wildcards.experiment} --regime {wildcards.regime} --log {log}"
