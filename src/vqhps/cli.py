@@ -55,6 +55,12 @@ class StageContext:
         """One line to the stage log (stderr and the Snakemake log file)."""
         logging.getLogger(f"vqhps.stages.{self.stage}").info("%s", message)
 
+    def image_set(self) -> Path:
+        """Folder of this experiment's image set (``images/`` and ``meshes/`` shard sets)."""
+        from vqhps.pipeline import IMAGE_SET_STAGE
+
+        return self.upstream(IMAGE_SET_STAGE[self.experiment])
+
     def upstream(self, stage: str) -> Path:
         """Output folder of another stage of the same experiment."""
         return stage_dir(self.results, self.experiment, stage)

@@ -80,6 +80,10 @@ _PAPER = (
 
 EXPERIMENT_STAGES: dict[str, tuple[Stage, ...]] = {"demo": _DEMO, "paper": _PAPER}
 
+# The stage writing each experiment's image set (``images/`` + ``meshes/`` shard sets): rendered Anny
+# humans in the demo, crops of the real datasets in the paper. Later stages read it through this name.
+IMAGE_SET_STAGE: dict[str, str] = {"demo": "render_images", "paper": "prepare_images"}
+
 # What `snakemake <target>` builds for each experiment: its last stages.
 FINAL_OUTPUTS: dict[str, tuple[str, ...]] = {
     "demo": ("render_images/metrics.json", "tokenize_meshes/metrics.json",

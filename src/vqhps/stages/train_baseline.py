@@ -43,7 +43,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     if name not in p.regimes:
         raise UserError(f"--regime {name!r}: {ctx.experiment}.{STAGE}.regimes defines {sorted(p.regimes)}")
     regime = p.regimes[name]
-    render = ctx.upstream("render_images")
+    render = ctx.image_set()
     topology = read_template(render / "meshes")
     aug = AugmentSettings(**to_plain(p.augment))
     try:

@@ -46,7 +46,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     if name not in p.regimes:
         raise UserError(f"--regime {name!r}: {ctx.experiment}.{STAGE}.regimes defines {sorted(p.regimes)}")
     regime = p.regimes[name]
-    render = ctx.upstream("render_images")
+    render = ctx.image_set()
     vq_path = ctx.upstream("train_mesh_vqvae") / "model.pt"
     topology = read_template(render / "meshes")
     vqvae = load_mesh_vqvae(vq_path)
