@@ -236,13 +236,16 @@ class TrainBaselineParams(ImageTrainParams):
         _positive(self, "hidden", "rank")
 
 
-EVAL_PROTOCOLS = ("vqhps", "standard")  # the names of vqhps.protocols.PROTOCOLS (not imported: it needs torch)
+# The names of vqhps.protocols.PROTOCOLS (not imported here: it needs torch; a test checks they agree).
+EVAL_PROTOCOLS = ("vqhps", "standard")
 
 
 def _check_protocols(protocols: tuple[str, ...]) -> None:
     bad = [p for p in protocols if p not in EVAL_PROTOCOLS]
     if not protocols or bad:
-        raise ConfigError(f"protocols: {list(protocols)} must be a non-empty subset of {list(EVAL_PROTOCOLS)}")
+        raise ConfigError(
+            f"protocols: {list(protocols)} must be a non-empty subset of {list(EVAL_PROTOCOLS)}"
+        )
 
 
 @dataclass(frozen=True)

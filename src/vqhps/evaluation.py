@@ -200,7 +200,9 @@ def evaluate_method(
     )
 
 
-def per_sample_frame(results: Sequence[MethodResult], ids: Sequence[str], sources: Sequence[str]) -> pd.DataFrame:
+def per_sample_frame(
+    results: Sequence[MethodResult], ids: Sequence[str], sources: Sequence[str]
+) -> pd.DataFrame:
     """Long table with one row per (sample, method, regime, protocol) and the three errors in mm.
 
     Args:
@@ -271,7 +273,9 @@ def _section(metrics: Mapping[str, float], label: str, protocols: Sequence[str])
     """``"<label>/<protocol>/<metric>"`` keys -> ``"<protocol>/<metric>"`` for the given protocols."""
     prefix = f"{label}/"
     out = {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
-    out = {k: v for k, v in out.items() if k.split("/", 1)[0] in protocols and k.split("/", 1)[-1] in METRIC_KEYS}
+    out = {
+        k: v for k, v in out.items() if k.split("/", 1)[0] in protocols and k.split("/", 1)[-1] in METRIC_KEYS
+    }
     if not out:
         raise ValueError(
             f"evaluate metrics have no '{label}/<protocol>/<metric>' keys for protocols {list(protocols)}; "
@@ -296,7 +300,8 @@ def measured_rows(
     training image, so the same numbers appear in both regimes' tables, for comparison).
 
     Args:
-        metrics: evaluate ``metrics.json`` (``vqhps_full/vqhps/pve_mm``, ``oracle/standard/mpjpe_mm``, ...), mm.
+        metrics: evaluate ``metrics.json`` means in mm (``vqhps_full/vqhps/pve_mm``,
+            ``oracle/standard/mpjpe_mm``, ...).
         data: "synthetic demo" or "paper datasets".
         dataset: test-set label of the measured rows.
         backbone: backbone label of the image models.

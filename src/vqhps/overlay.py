@@ -60,7 +60,9 @@ def camera_frame_vertices(
     return (v - c) @ rot.T + R @ c + np.asarray(cam_t, np.float64)
 
 
-def perspective_px(points_cam: np.ndarray, K: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def perspective_px(
+    points_cam: np.ndarray, K: np.ndarray, affine: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Pinhole projection of camera-frame points into a crop.
 
     Args:
@@ -174,5 +176,11 @@ def overlay_panel(
     visible = kp_crop[:, 2] > 0
     err = np.linalg.norm(joints_2d - kp_crop[:, :2], axis=1)[visible]
     return OverlayPanel(
-        crop, pred_2d, pred_depth, gt_2d, gt_depth, float(err.mean()) if err.size else float("nan"), from_camera
+        crop,
+        pred_2d,
+        pred_depth,
+        gt_2d,
+        gt_depth,
+        float(err.mean()) if err.size else float("nan"),
+        from_camera,
     )

@@ -54,7 +54,8 @@ def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
             trained = load(path, ctx.device)
             if trained.template.shape[0] != n_vertices:
                 raise UserError(
-                    f"{path} predicts {trained.template.shape[0]} vertices, the test meshes have {n_vertices}; "
+                    f"{path} predicts {trained.template.shape[0]} vertices, the test meshes have "
+                    f"{n_vertices}; "
                     f"re-run {stage}"
                 )
             out.append((MethodSpec(method, regime), predictor(trained), _crop(trained, stage), trained))
@@ -75,8 +76,12 @@ def run(ctx: StageContext) -> dict[str, float]:
     if topology.joint_regressor is None:
         raise UserError(f"{render / 'meshes'}/template.npz has no joint regressor; re-run render_images")
     try:
-        test = load_image_split(str(render / "images"), str(render / "meshes"), "test",
-                                max_images=None if p.max_test_images < 0 else p.max_test_images)
+        test = load_image_split(
+            str(render / "images"),
+            str(render / "meshes"),
+            "test",
+            max_images=None if p.max_test_images < 0 else p.max_test_images,
+        )
     except ValueError as err:
         raise UserError(str(err)) from None
     if not len(test):
@@ -85,8 +90,10 @@ def run(ctx: StageContext) -> dict[str, float]:
     vqvae = load_mesh_vqvae(vq_path, ctx.device)
     models = _load_models(ctx, len(topology.vertices))
     regressor = topology.joint_regressor
-    ctx.log(f"{len(test)} test images; methods {[m[0].label for m in models] + ['oracle']}; "
-            f"protocols {list(p.protocols)}")
+    ctx.log(
+        f"{len(test)} test images; methods {[m[0].label for m in models] + ['oracle']}; "
+        f"protocols {list(p.protocols)}"
+    )
     torch.set_grad_enabled(False)
     results = []
     for spec, predict, (crop, rescale), _ in models:
@@ -95,11 +102,21 @@ def run(ctx: StageContext) -> dict[str, float]:
         results.append(ev.evaluate_method(spec, predict, loader, regressor, p.protocols, ctx.device, keep))
     crop, rescale = models[0][2]  # the oracle sees no image: any crop will do
     loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
-    results.append(ev.evaluate_method(ev.MethodSpec("oracle", ev.NO_REGIME), ev.oracle_predictor(vqvae), loader,
-                                      regressor, p.protocols, ctx.device))
+    results.append(
+        ev.evaluate_method(
+            ev.MethodSpec("oracle", ev.NO_REGIME),
+            ev.oracle_predictor(vqvae),
+            loader,
+            regressor,
+            p.protocols,
+            ctx.device,
+        )
+    )
     ids = [s["id"] for s in test.samples]
-    ev.write_per_sample(ev.per_sample_frame(results, ids, [s["source"] for s in test.samples]),
-                        ctx.out_dir / "per_sample.parquet")
+    ev.write_per_sample(
+        ev.per_sample_frame(results, ids, [s["source"] for s in test.samples]),
+        ctx.out_dir / "per_sample.parquet",
+    )
     metrics = ev.summarize(results)
     for res in results:
         shown = ", ".join(f"{k} {metrics[f'{res.spec.label}/{k}']:.1f}" for k in res.errors)
@@ -116,10 +133,17 @@ def _plots(ctx: StageContext, results, test, vq_full, regressor, rescale: float)
     from vqhps import plots
 
     p, out = ctx.section, ctx.out_dir / "plots"
-    written = [plots.plot_error_histograms(ev.per_protocol_series(results, proto), out / f"errors_{proto}.png",
-                                           bins=p.histogram_bins) for proto in p.protocols]
-    image_curves = {f"{m}_{r}": ctx.upstream(f"train_{m}") / r / "curves.csv"
-                    for m in ("vqhps", "baseline") for r in REGIMES}
+    written = [
+        plots.plot_error_histograms(
+            ev.per_protocol_series(results, proto), out / f"errors_{proto}.png", bins=p.histogram_bins
+        )
+        for proto in p.protocols
+    ]
+    image_curves = {
+        f"{m}_{r}": ctx.upstream(f"train_{m}") / r / "curves.csv"
+        for m in ("vqhps", "baseline")
+        for r in REGIMES
+    }
     image_curves = {k: v for k, v in image_curves.items() if v.is_file()}
     if image_curves:
         written.append(plots.plot_training_curves(image_curves, out / "curves_image_models.png"))
@@ -130,14 +154,23 @@ def _plots(ctx: StageContext, results, test, vq_full, regressor, rescale: float)
     vq_result = results[0]
     if vq_result.kept_cam is not None and len(vq_result.kept_verts):
         panels = _overlay_panels(ctx, test, vq_result, regressor, rescale)
-        written.append(plots.plot_overlay_sheet(
-            np.stack([q.crop for q in panels]), np.stack([q.pred_2d for q in panels]),
-            np.stack([q.gt_2d for q in panels]), np.asarray(vq_full[3].faces), out / "overlays.png",
-            pred_depth=np.stack([q.pred_depth for q in panels]), gt_depth=np.stack([q.gt_depth for q in panels]),
-            max_samples=len(panels)))
+        written.append(
+            plots.plot_overlay_sheet(
+                np.stack([q.crop for q in panels]),
+                np.stack([q.pred_2d for q in panels]),
+                np.stack([q.gt_2d for q in panels]),
+                np.asarray(vq_full[3].faces),
+                out / "overlays.png",
+                pred_depth=np.stack([q.pred_depth for q in panels]),
+                gt_depth=np.stack([q.gt_depth for q in panels]),
+                max_samples=len(panels),
+            )
+        )
         from_camera = sum(q.gt_from_camera for q in panels)
-        ctx.log(f"overlay sheet: VQ-HPS (full) in orange beside the GT in blue; GT placed with the stored "
-                f"camera for {from_camera}/{len(panels)} images (else a weak-perspective fit to the keypoints)")
+        ctx.log(
+            f"overlay sheet: VQ-HPS (full) in orange beside the GT in blue; GT placed with the stored "
+            f"camera for {from_camera}/{len(panels)} images (else a weak-perspective fit to the keypoints)"
+        )
         extra["overlay_gt_keypoint_px"] = float(np.nanmean([q.gt_keypoint_px for q in panels]))
     for path in written:
         ctx.tracker.log_artifact(path)
@@ -149,7 +182,9 @@ def _overlay_panels(ctx: StageContext, test, result, regressor, rescale: float) 
     from vqhps.io.shards import ShardSet
     from vqhps.overlay import overlay_panel
 
-    table = ShardSet(ctx.upstream("render_images") / "images", IMAGES).read("test", ["id", "cam_K", "cam_R", "cam_t"])
+    table = ShardSet(ctx.upstream("render_images") / "images", IMAGES).read(
+        "test", ["id", "cam_K", "cam_R", "cam_t"]
+    )
     row = {i: n for n, i in enumerate(table.column("id").to_pylist())}
     columns = {k: table.column(k) for k in ("cam_K", "cam_R", "cam_t")}
     panels = []
@@ -157,8 +192,17 @@ def _overlay_panels(ctx: StageContext, test, result, regressor, rescale: float) 
         sample = test.samples[int(result.index[k])]
         r = row[sample["id"]]
         camera = {name: _as_array(col[r].as_py(), name) for name, col in columns.items()}
-        panels.append(overlay_panel(sample, camera, result.kept_verts[k], result.kept_cam[k], regressor,
-                                    ctx.section.overlay_size, rescale))
+        panels.append(
+            overlay_panel(
+                sample,
+                camera,
+                result.kept_verts[k],
+                result.kept_cam[k],
+                regressor,
+                ctx.section.overlay_size,
+                rescale,
+            )
+        )
     return panels
 
 
@@ -175,4 +219,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

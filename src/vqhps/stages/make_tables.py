@@ -1,4 +1,4 @@
-"""Stage make_tables: the main and scarce-data tables (Markdown, CSV, LaTeX), measured rows beside the paper's.
+"""Stage make_tables: main and scarce-data tables (Markdown, CSV, LaTeX), measured rows beside the paper's.
 
 Reads ``evaluate/metrics.json`` and the packaged paper numbers (``vqhps/data/paper_numbers.csv``). Every
 measured row (VQ-HPS, regression baseline, oracle; per regime and protocol) is labelled with its data
@@ -29,8 +29,15 @@ def run(ctx: StageContext) -> dict[str, float]:
         raise UserError(f"{source} is missing: run the evaluate stage first (`snakemake {source}`)")
     metrics = json.loads(source.read_text())
     try:
-        rows = measured_rows(metrics, data=p.data, dataset=p.dataset, backbone=p.backbone,
-                             training_data=dict(p.training_data), regimes=REGIMES, protocols=p.protocols)
+        rows = measured_rows(
+            metrics,
+            data=p.data,
+            dataset=p.dataset,
+            backbone=p.backbone,
+            training_data=dict(p.training_data),
+            regimes=REGIMES,
+            protocols=p.protocols,
+        )
     except ValueError as err:
         raise UserError(f"{source}: {err}") from None
     written = build_tables(rows, None, ctx.out_dir / "tables")
@@ -43,8 +50,10 @@ def run(ctx: StageContext) -> dict[str, float]:
         gap = headline.get(f"scarce/{protocol}/vqhps_minus_baseline_pve_mm")
         if gap is not None:
             verdict = "beats" if gap < 0 else "does NOT beat"
-            ctx.log(f"scarce regime, {protocol} protocol: VQ-HPS {verdict} the regression baseline on PVE "
-                    f"({gap:+.1f} mm, VQ-HPS minus baseline)")
+            ctx.log(
+                f"scarce regime, {protocol} protocol: VQ-HPS {verdict} the regression baseline on PVE "
+                f"({gap:+.1f} mm, VQ-HPS minus baseline)"
+            )
     return {**headline, "n_measured_rows": len(rows), "n_test": metrics.get("n_test", 0)}
 
 
