@@ -29,6 +29,7 @@ TINY_DEMO = {
                        "batch_size": 4, "steps": 4, "val_every": 2, "ckpt_every": 2, "max_val_images": 2,
                        "regimes": {"full": {"sources": ["anny"], "fraction": 1.0},
                                    "scarce": {"sources": ["anny"], "fraction": 0.5}}},
+    "evaluate": {"batch_size": 4, "overlay_samples": 2, "overlay_size": 48, "histogram_bins": 5},
 }
 
 

@@ -62,7 +62,9 @@ def test_perfect_predictions_score_zero_for_every_method_and_protocol():
     specs = [ev.MethodSpec("vqhps", "full"), ev.MethodSpec("baseline", "scarce")]
     results = [ev.evaluate_method(s, _perfect, _batches(), _regressor()) for s in specs]
     oracle = ev.MethodSpec("oracle", ev.NO_REGIME)
-    results.append(ev.evaluate_method(oracle, ev.oracle_predictor(_IdentityTokenizer()), _batches(), _regressor()))
+    results.append(
+        ev.evaluate_method(oracle, ev.oracle_predictor(_IdentityTokenizer()), _batches(), _regressor())
+    )
     for res in results:
         assert sorted(res.errors) == sorted(f"{p}/{m}" for p in PROTOCOLS for m in METRIC_KEYS)
         for key, values in res.errors.items():
@@ -87,7 +89,11 @@ def test_rotated_prediction_has_pve_but_no_pa_mpjpe_and_the_rotation_error_is_me
 
 
 def test_per_sample_table_has_one_row_per_sample_method_protocol_and_round_trips(tmp_path):
-    specs = [ev.MethodSpec("vqhps", "full"), ev.MethodSpec("baseline", "full"), ev.MethodSpec("oracle", "none")]
+    specs = [
+        ev.MethodSpec("vqhps", "full"),
+        ev.MethodSpec("baseline", "full"),
+        ev.MethodSpec("oracle", "none"),
+    ]
     shift = {"vqhps": 0.01, "baseline": 0.02, "oracle": 0.0}
 
     def shifted(method):
@@ -105,7 +111,9 @@ def test_per_sample_table_has_one_row_per_sample_method_protocol_and_round_trips
     assert sel.set_index("id").loc["img6", "source"] == "coco"
     means = ev.summarize(results)
     assert means["vqhps_full/vqhps/pve_mm"] == pytest.approx(results[0].errors["vqhps/pve_mm"].mean())
-    assert means["baseline_full/vqhps/pve_mm"] > means["vqhps_full/vqhps/pve_mm"] > means["oracle/vqhps/pve_mm"]
+    assert (
+        means["baseline_full/vqhps/pve_mm"] > means["vqhps_full/vqhps/pve_mm"] > means["oracle/vqhps/pve_mm"]
+    )
     path = tmp_path / "per_sample.parquet"
     ev.write_per_sample(frame, path)
     back = pq.read_table(path).to_pandas()
@@ -142,9 +150,12 @@ def _flat_metrics() -> dict[str, float]:
 def test_measured_rows_carry_labels_and_the_exact_numbers():
     metrics = _flat_metrics()
     rows = ev.measured_rows(
-        metrics, data="synthetic demo", dataset="Anny test", backbone="small_cnn",
+        metrics,
+        data="synthetic demo",
+        dataset="Anny test",
+        backbone="small_cnn",
         training_data={"full": "all", "scarce": "10 %"},
-    )  # fmt: skip
+    )
     assert len(rows) == 2 * 3 * len(PROTOCOLS)  # regimes x (vqhps, baseline, oracle) x protocols
     for row in rows:
         assert normalize_row(row, "measured") == row
@@ -157,13 +168,19 @@ def test_measured_rows_carry_labels_and_the_exact_numbers():
         oracle = by[(ev.METHOD_NAMES["oracle"], regime, "vqhps")]
         assert oracle["mpjpe_mm"] == metrics["oracle/vqhps/mpjpe_mm"]
     only_vqhps = ev.measured_rows(
-        metrics, data="paper datasets", dataset="3dpw", backbone="hrnet", training_data={}, protocols=["vqhps"]
+        metrics,
+        data="paper datasets",
+        dataset="3dpw",
+        backbone="hrnet",
+        training_data={},
+        protocols=["vqhps"],
     )
     assert {r["protocol"] for r in only_vqhps} == {"vqhps"} and len(only_vqhps) == 6
     del metrics["oracle/vqhps/pve_mm"], metrics["oracle/vqhps/mpjpe_mm"], metrics["oracle/vqhps/pa_mpjpe_mm"]
     with pytest.raises(ValueError, match="'oracle/<protocol>/<metric>'"):
-        ev.measured_rows(metrics, data="synthetic demo", dataset="x", backbone="y", training_data={},
-                         protocols=["vqhps"])  # fmt: skip
+        ev.measured_rows(
+            metrics, data="synthetic demo", dataset="x", backbone="y", training_data={}, protocols=["vqhps"]
+        )
 
 
 def test_headline_numbers_are_computed_differences_with_their_sign():

@@ -1,4 +1,4 @@
-"""Overlay placement: GT through the stored camera matches the renderer's projection; weak-perspective fits."""
+"""Overlay placement: GT through the stored camera matches the renderer projection; weak-perspective fit."""
 
 from __future__ import annotations
 
