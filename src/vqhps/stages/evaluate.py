@@ -63,8 +63,6 @@ def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
 
 
 def run(ctx: StageContext) -> dict[str, float]:
-    import torch
-
     from vqhps import evaluation as ev
     from vqhps.data.image_sets import load_image_split
     from vqhps.io.shards import read_template
@@ -87,6 +85,8 @@ def run(ctx: StageContext) -> dict[str, float]:
     if not len(test):
         raise UserError(f"{render / 'images'} has no test image; raise render_images.max_meshes.test")
     vq_path = ctx.upstream("train_mesh_vqvae") / "model.pt"
+    if not vq_path.is_file():
+        raise UserError(f"{vq_path} is missing: run `snakemake {vq_path}` (stage train_mesh_vqvae)")
     vqvae = load_mesh_vqvae(vq_path, ctx.device)
     models = _load_models(ctx, len(topology.vertices))
     regressor = topology.joint_regressor
@@ -94,7 +94,6 @@ def run(ctx: StageContext) -> dict[str, float]:
         f"{len(test)} test images; methods {[m[0].label for m in models] + ['oracle']}; "
         f"protocols {list(p.protocols)}"
     )
-    torch.set_grad_enabled(False)
     results = []
     for spec, predict, (crop, rescale), _ in models:
         loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
