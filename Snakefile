@@ -15,6 +15,8 @@ include: "workflow/rules/tokenize_meshes.smk"
 include: "workflow/rules/prepare_images.smk"
 include: "workflow/rules/train_vqhps.smk"
 include: "workflow/rules/train_baseline.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/make_tables.smk"
 
 
 rule all:

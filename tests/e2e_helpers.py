@@ -32,6 +32,7 @@ TINY_DEMO = {
     "train_baseline": {"backbone_width": 8, "crop_size": 32, "hidden": 32, "rank": 8, "rotcam_hidden": 32,
                        "batch_size": 4, "steps": 4, "val_every": 2, "ckpt_every": 2, "max_val_images": 2,
                        "regimes": _TINY_REGIMES},
+    "evaluate": {"batch_size": 4, "overlay_samples": 2, "overlay_size": 48, "histogram_bins": 5},
 }
 
 

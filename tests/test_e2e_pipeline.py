@@ -9,8 +9,9 @@ import time
 import numpy as np
 import pytest
 import yaml
-from e2e_helpers import BIN, make_workdir, run, tiny_params
 
+from e2e_helpers import BIN, make_workdir, run, tiny_params
+from vqhps.evaluation import METHOD_NAMES
 from vqhps.io.shards import ShardSet, load_vertices
 
 pytestmark = pytest.mark.slow
@@ -25,8 +26,15 @@ def test_snakemake_demo_end_to_end(repo, tmp_path):
     assert np.abs(verts.mean(1).numpy()).max() < 1e-5, "meshes must be centred"
     images = ShardSet(work / "results/demo/render_images/images", "images")
     assert images.num_rows("train") == 6 and images.num_rows("test") == 2
-    for stage in ("check_data", "make_synthetic", "prepare_meshes", "render_images"):
+    stages = ("check_data", "make_synthetic", "prepare_meshes", "render_images", "evaluate", "make_tables")
+    for stage in stages:
         assert (work / f"results/demo/{stage}/metrics.json").is_file(), stage
+    assert (work / "results/demo/evaluate/plots/overlays.png").is_file()
+    for stem in ("main", "scarce"):
+        table = (work / f"results/demo/make_tables/tables/{stem}_table.md").read_text()
+        for name in METHOD_NAMES.values():  # VQ-HPS, the regression baseline and the oracle
+            assert name in table, f"{stem} table lacks {name}"
+        assert "synthetic demo" in table
     again = run([str(BIN / "snakemake"), "demo", "--cores", "2", "-n"], work)
     assert "Nothing to be done" in again.stdout + again.stderr
 

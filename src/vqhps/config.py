@@ -288,6 +288,50 @@ class TrainBaselineParams(ImageTrainParams):
         _positive(self, "hidden", "rank")
 
 
+# The names of vqhps.protocols.PROTOCOLS (not imported here: it needs torch; a test checks they agree).
+EVAL_PROTOCOLS = ("vqhps", "standard")
+
+
+def _check_protocols(protocols: tuple[str, ...]) -> None:
+    bad = [p for p in protocols if p not in EVAL_PROTOCOLS]
+    if not protocols or bad:
+        raise ConfigError(
+            f"protocols: {list(protocols)} must be a non-empty subset of {list(EVAL_PROTOCOLS)}"
+        )
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """Test-set evaluation of every trained model (VQ-HPS, baseline, both regimes) and of the oracle."""
+
+    protocols: tuple[str, ...]  # evaluation protocols reported side by side (vqhps, standard)
+    batch_size: int  # test images per forward pass
+    max_test_images: int  # evaluate on at most this many test images (-1 = all)
+    overlay_samples: int  # test images on the overlay sheet (predicted mesh beside the GT)
+    overlay_size: int  # crop side of the overlay sheet, px (independent of the models' crop size)
+    histogram_bins: int  # bins of the per-sample error histograms
+
+    def __post_init__(self) -> None:
+        _positive(self, "batch_size", "overlay_samples", "overlay_size", "histogram_bins")
+        _check_protocols(self.protocols)
+        if self.max_test_images == 0 or self.max_test_images < -1:
+            raise ConfigError(f"max_test_images: must be > 0 or -1 (all), got {self.max_test_images}")
+
+
+@dataclass(frozen=True)
+class MakeTablesParams:
+    """Labels of the measured rows of the main and scarce-data tables (numbers come from evaluate)."""
+
+    data: Literal["synthetic demo", "paper datasets"]  # what the measured rows were computed on
+    dataset: str  # test-set label of the measured rows (e.g. "Anny synthetic test")
+    backbone: str  # backbone label of the measured image models
+    training_data: dict[str, str]  # regime -> description of its training images
+    protocols: tuple[str, ...]  # protocols shown (rows per protocol)
+
+    def __post_init__(self) -> None:
+        _check_protocols(self.protocols)
+
+
 @dataclass(frozen=True)
 class ExperimentParams:
     """All parameters of one experiment; sections are None where the experiment has no such stage."""
@@ -303,6 +347,8 @@ class ExperimentParams:
     prepare_images: PrepareImagesParams | None = None
     train_vqhps: TrainVQHPSParams | None = None
     train_baseline: TrainBaselineParams | None = None
+    evaluate: EvaluateParams | None = None
+    make_tables: MakeTablesParams | None = None
 
     def section(self, stage: str) -> Any:
         """The params section of ``stage``; a clear error if this experiment has none."""

@@ -29,7 +29,7 @@ def describe(experiment: str, root: Path = Path(".")) -> str:
             values = json.loads(metrics.read_text())
             shown = ", ".join(f"{k}={_fmt(v)}" for k, v in values.items() if k != "stage_seconds")
             lines.append(f"      metrics: {shown}  [{_fmt(values.get('stage_seconds', 0))} s]")
-    tables = sorted((root / "results" / experiment).glob("make_tables/*.md"))
+    tables = sorted((root / "results" / experiment).glob("make_tables/tables/*.md"))
     if tables:
         lines.append("  tables: " + ", ".join(str(t) for t in tables))
     lines.append("  MLflow: `mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1` then open http://127.0.0.1:5000")

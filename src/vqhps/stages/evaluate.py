@@ -1,0 +1,220 @@
+"""Stage evaluate: every trained model and the oracle on the test split, both protocols side by side.
+
+Reads the test images and canonical GT meshes of ``render_images``, VQ-HPS and the regression baseline of
+both regimes (``train_vqhps/<regime>/model.pt``, ``train_baseline/<regime>/model.pt``) and the Mesh-VQ-VAE
+(``train_mesh_vqvae/model.pt``, for the oracle: encode -> decode of the GT canonical mesh). Crops are the
+models' validation crops (no augmentation). Ground truth = canonical GT mesh rotated by the GT global
+rotation. Outputs in ``evaluate/``: ``per_sample.parquet`` (one row per sample, method, regime, protocol),
+``plots/`` (error histograms per protocol, training curves, overlay sheet; also MLflow artifacts) and
+``metrics.json`` (means in mm: ``vqhps_full/vqhps/pve_mm``, ``oracle/standard/pa_mpjpe_mm``, ..., ``n_test``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from vqhps.cli import StageContext, UserError, stage_main
+
+STAGE = "evaluate"
+REGIMES = ("full", "scarce")  # the regimes whose models the DAG lists as inputs (src/vqhps/pipeline.py)
+
+
+def _loader(samples: list[dict], crop_size: int, bbox_rescale: float, batch_size: int, device: str):
+    from torch.utils.data import DataLoader
+
+    from vqhps.data.image_dataset import CropConfig, ImageCropDataset
+
+    dataset = ImageCropDataset(samples, CropConfig(size=crop_size, bbox_rescale=bbox_rescale, augment=False))
+    # Decoding a few hundred small JPEGs is cheap next to the forward passes: no worker processes on CPU,
+    # where they would only compete with torch's threads.
+    workers = 4 if device.startswith("cuda") else 0
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+
+
+def _crop(trained, stage: str) -> tuple[int, float]:
+    """(crop size, bbox rescale) a model was trained with, read from its checkpoint's params."""
+    section = trained.params[stage]
+    return int(section["crop_size"]), float(section["augment"]["bbox_rescale"])
+
+
+def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
+    """[(MethodSpec, predictor, (crop, rescale), trained)] for VQ-HPS and the baseline in every regime."""
+    from vqhps.evaluation import MethodSpec, baseline_predictor, vqhps_predictor
+    from vqhps.models.pretrained import load_baseline, load_vqhps
+
+    out = []
+    for method, stage, load, predictor in (
+        ("vqhps", "train_vqhps", load_vqhps, vqhps_predictor),
+        ("baseline", "train_baseline", load_baseline, baseline_predictor),
+    ):
+        for regime in REGIMES:
+            path = ctx.upstream(stage) / regime / "model.pt"
+            if not path.is_file():
+                raise UserError(f"{path} is missing: run `snakemake {path}` (stage {stage}, regime {regime})")
+            trained = load(path, ctx.device)
+            if trained.template.shape[0] != n_vertices:
+                raise UserError(
+                    f"{path} predicts {trained.template.shape[0]} vertices, the test meshes have "
+                    f"{n_vertices}; "
+                    f"re-run {stage}"
+                )
+            out.append((MethodSpec(method, regime), predictor(trained), _crop(trained, stage), trained))
+    return out
+
+
+def run(ctx: StageContext) -> dict[str, float]:
+    from vqhps import evaluation as ev
+    from vqhps.data.image_sets import load_image_split
+    from vqhps.io.shards import read_template
+    from vqhps.models.pretrained import load_mesh_vqvae
+
+    p = ctx.section
+    render = ctx.image_set()
+    topology = read_template(render / "meshes")
+    if topology.joint_regressor is None:
+        raise UserError(f"{render / 'meshes'}/template.npz has no joint regressor; re-run render_images")
+    try:
+        test = load_image_split(
+            str(render / "images"),
+            str(render / "meshes"),
+            "test",
+            max_images=None if p.max_test_images < 0 else p.max_test_images,
+        )
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if not len(test):
+        raise UserError(f"{render / 'images'} has no test image; raise render_images.max_meshes.test")
+    vq_path = ctx.upstream("train_mesh_vqvae") / "model.pt"
+    if not vq_path.is_file():
+        raise UserError(f"{vq_path} is missing: run `snakemake {vq_path}` (stage train_mesh_vqvae)")
+    vqvae = load_mesh_vqvae(vq_path, ctx.device)
+    models = _load_models(ctx, len(topology.vertices))
+    regressor = topology.joint_regressor
+    ctx.log(
+        f"{len(test)} test images; methods {[m[0].label for m in models] + ['oracle']}; "
+        f"protocols {list(p.protocols)}"
+    )
+    results = []
+    for spec, predict, (crop, rescale), _ in models:
+        loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
+        keep = p.overlay_samples if spec.label == "vqhps_full" else 0
+        results.append(ev.evaluate_method(spec, predict, loader, regressor, p.protocols, ctx.device, keep))
+    crop, rescale = models[0][2]  # the oracle sees no image: any crop will do
+    loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
+    results.append(
+        ev.evaluate_method(
+            ev.MethodSpec("oracle", ev.NO_REGIME),
+            ev.oracle_predictor(vqvae),
+            loader,
+            regressor,
+            p.protocols,
+            ctx.device,
+        )
+    )
+    ids = [s["id"] for s in test.samples]
+    ev.write_per_sample(
+        ev.per_sample_frame(results, ids, [s["source"] for s in test.samples]),
+        ctx.out_dir / "per_sample.parquet",
+    )
+    metrics = ev.summarize(results)
+    for res in results:
+        shown = ", ".join(f"{k} {metrics[f'{res.spec.label}/{k}']:.1f}" for k in res.errors)
+        ctx.log(f"{res.spec.label:<16} {shown}")
+    overlay = _plots(ctx, results, test, models[0], regressor, rescale)
+    return {**metrics, "n_test": len(test), **overlay}
+
+
+def _plots(ctx: StageContext, results, test, vq_full, regressor, rescale: float) -> dict[str, float]:
+    """Histograms, training curves and the overlay sheet in ``plots/``; each also an MLflow artifact."""
+    import numpy as np
+
+    from vqhps import evaluation as ev
+    from vqhps import plots
+
+    p, out = ctx.section, ctx.out_dir / "plots"
+    written = [
+        plots.plot_error_histograms(
+            ev.per_protocol_series(results, proto), out / f"errors_{proto}.png", bins=p.histogram_bins
+        )
+        for proto in p.protocols
+    ]
+    image_curves = {
+        f"{m}_{r}": ctx.upstream(f"train_{m}") / r / "curves.csv"
+        for m in ("vqhps", "baseline")
+        for r in REGIMES
+    }
+    image_curves = {k: v for k, v in image_curves.items() if v.is_file()}
+    if image_curves:
+        written.append(plots.plot_training_curves(image_curves, out / "curves_image_models.png"))
+    vq_curves = ctx.upstream("train_mesh_vqvae") / "curves.csv"
+    if vq_curves.is_file():
+        written.append(plots.plot_training_curves({"mesh_vqvae": vq_curves}, out / "curves_mesh_vqvae.png"))
+    extra: dict[str, float] = {}
+    vq_result = results[0]
+    if vq_result.kept_cam is not None and len(vq_result.kept_verts):
+        panels = _overlay_panels(ctx, test, vq_result, regressor, rescale)
+        written.append(
+            plots.plot_overlay_sheet(
+                np.stack([q.crop for q in panels]),
+                np.stack([q.pred_2d for q in panels]),
+                np.stack([q.gt_2d for q in panels]),
+                np.asarray(vq_full[3].faces),
+                out / "overlays.png",
+                pred_depth=np.stack([q.pred_depth for q in panels]),
+                gt_depth=np.stack([q.gt_depth for q in panels]),
+                max_samples=len(panels),
+            )
+        )
+        from_camera = sum(q.gt_from_camera for q in panels)
+        ctx.log(
+            f"overlay sheet: VQ-HPS (full) in orange beside the GT in blue; GT placed with the stored "
+            f"camera for {from_camera}/{len(panels)} images (else a weak-perspective fit to the keypoints)"
+        )
+        extra["overlay_gt_keypoint_px"] = float(np.nanmean([q.gt_keypoint_px for q in panels]))
+    for path in written:
+        ctx.tracker.log_artifact(path)
+    return extra
+
+
+def _overlay_panels(ctx: StageContext, test, result, regressor, rescale: float) -> list:
+    from vqhps.io.schemas import IMAGES
+    from vqhps.io.shards import ShardSet
+    from vqhps.overlay import overlay_panel
+
+    table = ShardSet(ctx.image_set() / "images", IMAGES).read(
+        "test", ["id", "cam_K", "cam_R", "cam_t"]
+    )
+    row = {i: n for n, i in enumerate(table.column("id").to_pylist())}
+    columns = {k: table.column(k) for k in ("cam_K", "cam_R", "cam_t")}
+    panels = []
+    for k in range(len(result.kept_verts)):
+        sample = test.samples[int(result.index[k])]
+        r = row[sample["id"]]
+        camera = {name: _as_array(col[r].as_py(), name) for name, col in columns.items()}
+        panels.append(
+            overlay_panel(
+                sample,
+                camera,
+                result.kept_verts[k],
+                result.kept_cam[k],
+                regressor,
+                ctx.section.overlay_size,
+                rescale,
+            )
+        )
+    return panels
+
+
+def _as_array(values: list, name: str):
+    import numpy as np
+
+    arr = np.asarray(values, np.float64)
+    return arr.reshape(3, 3) if name != "cam_t" else arr
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(STAGE, run, argv, description=__doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""evaluate and make_tables stages: tiny image set, tiny trained models, outputs, metrics, tables."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+import image_fixtures as fx  # noqa: E402
+from test_train_image_stages import COMMON  # noqa: E402
+
+from vqhps.checkpoint import save_checkpoint  # noqa: E402
+from vqhps.evaluation import METHOD_NAMES  # noqa: E402
+from vqhps.io.schemas import IMAGES, MESHES  # noqa: E402
+from vqhps.io.shards import ShardWriter, write_template  # noqa: E402
+from vqhps.protocols import PROTOCOLS  # noqa: E402
+from vqhps.stages import evaluate, make_tables, train_baseline, train_vqhps  # noqa: E402
+from vqhps.tables import read_table_csv  # noqa: E402
+
+SPLITS = {"train": 6, "val": 2, "test": 5}
+EVALUATE = {
+    "protocols": ["vqhps", "standard"],
+    "batch_size": 2,
+    "max_test_images": -1,
+    "overlay_samples": 3,
+    "overlay_size": 48,
+    "histogram_bins": 5,
+}
+MAKE_TABLES = {
+    "data": "synthetic demo",
+    "dataset": "tiny test",
+    "backbone": "small_cnn",
+    "training_data": {"full": "all", "scarce": "half"},
+    "protocols": ["vqhps", "standard"],
+}
+
+
+def _write_image_set(root: Path) -> None:
+    """Images and GT meshes for train/val/test; the test images carry a pinhole camera, the others NaN."""
+    img_w = ShardWriter(root / "images", IMAGES, 17, shard_size=8, row_group_size=8)
+    mesh_w = ShardWriter(root / "meshes", MESHES, fx.N_VERTS, shard_size=8, row_group_size=8)
+    verts = fx.meshes(sum(SPLITS.values()), 11)
+    rng = np.random.default_rng(0)
+    i = 0
+    for split, n in SPLITS.items():
+        for _ in range(n):
+            buf = io.BytesIO()
+            Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(buf, format="PNG")
+            mesh_w.add(
+                {
+                    "id": [f"m{i}"],
+                    "source": ["anny"],
+                    "split": [split],
+                    "pose": [np.zeros(3)],
+                    "vertices": verts[i : i + 1].reshape(1, -1),
+                    "shape": [np.zeros(2)],
+                    "gender": ["neutral"],
+                }
+            )
+            has_cam = split == "test"
+            K = np.array([[50.0, 0, 20], [0, 50.0, 20], [0, 0, 1]], np.float32) if has_cam else np.nan
+            kp = np.concatenate([rng.uniform(8, 32, (17, 2)), np.ones((17, 1))], 1).astype(np.float32)
+            img_w.add(
+                {
+                    "id": [f"img{i}"],
+                    "mesh_id": [f"m{i}"],
+                    "source": ["anny"],
+                    "split": [split],
+                    "image": [buf.getvalue()],
+                    "height": [40],
+                    "width": [40],
+                    "keypoints2d": kp.reshape(1, -1),
+                    "bbox": np.array([[5, 5, 35, 35]], np.float32),
+                    "global_rot": np.eye(3, dtype=np.float32).reshape(1, 9),
+                    "cam_K": np.full((1, 9), np.nan, np.float32) if not has_cam else K.reshape(1, 9),
+                    "cam_R": np.eye(3, dtype=np.float32).reshape(1, 9)
+                    if has_cam
+                    else np.full((1, 9), np.nan, np.float32),
+                    "cam_t": np.array([[0, 0, 3.0]], np.float32)
+                    if has_cam
+                    else np.full((1, 3), np.nan, np.float32),
+                }
+            )
+            i += 1
+    img_w.close()
+    mesh_w.close()
+    write_template(root / "meshes", fx.topology())
+
+
+def _argv(project: Path, regime: str | None = None) -> list[str]:
+    return [
+        "--params",
+        str(project / "params.yaml"),
+        "--experiment",
+        "demo",
+        "--results",
+        str(project / "results"),
+        "--no-track",
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+        *(["--regime", regime] if regime else []),
+    ]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """Trains tiny VQ-HPS and baseline models (2 steps) in both regimes once for the module's tests."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("eval")
+    results = root / "results"
+    _write_image_set(results / "demo/render_images")
+    vq = fx.tiny_vqvae()
+    save_checkpoint(
+        results / "demo/train_mesh_vqvae/model.pt",
+        vq.state_dict(),
+        vq.config.to_dict(),
+        {},
+        1,
+        extra={"hierarchy": {k: torch.from_numpy(v) for k, v in vq.hierarchy.to_arrays().items()}},
+    )
+    (results / "demo/train_mesh_vqvae/curves.csv").write_text("step,val_pve_mm\n1,10.0\n2,8.0\n")
+    common = {**copy.deepcopy(COMMON), "steps": 2, "val_every": 2}
+    params = {
+        "demo": {
+            "seed": 0,
+            "data_root": "data",
+            "check_data": {"datasets": ["anny"]},
+            "train_vqhps": {
+                **common,
+                "d_model": 16,
+                "heads": 2,
+                "ffn": 32,
+                "dropout": 0.1,
+                "loss_weights": {"tokens": 1.0, "rotation": 1.0, "reprojection": 1.0},
+            },
+            "train_baseline": {
+                **common,
+                "hidden": 16,
+                "rank": 4,
+                "dropout": 0.1,
+                "loss_weights": {"vertex": 1.0, "joint": 1.0, "rotation": 1.0, "reprojection": 1.0},
+            },
+            "evaluate": EVALUATE,
+            "make_tables": MAKE_TABLES,
+        }
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    for stage in (train_vqhps, train_baseline):
+        for regime in ("full", "scarce"):
+            assert stage.main(_argv(root, regime)) == 0
+    yield root
+    torch.set_num_threads(threads)
+
+
+def test_evaluate_writes_per_sample_errors_means_and_plots(project):
+    assert evaluate.main(_argv(project)) == 0
+    out = project / "results/demo/evaluate"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_test"] == SPLITS["test"]
+    table = pq.read_table(out / "per_sample.parquet").to_pandas()
+    assert len(table) == SPLITS["test"] * 5 * len(PROTOCOLS)  # samples x methods x protocols
+    assert set(table["id"]) == {f"img{i}" for i in range(8, 13)}
+    for label in ("vqhps_full", "vqhps_scarce", "baseline_full", "baseline_scarce", "oracle"):
+        method, _, regime = label.partition("_")
+        rows = table[
+            (table.method == method) & (table.regime == (regime or "none")) & (table.protocol == "standard")
+        ]
+        assert metrics[f"{label}/standard/pve_mm"] == pytest.approx(rows["pve_mm"].mean())
+        assert metrics[f"{label}/vqhps/pve_mm"] > 0
+    assert 0 <= metrics["vqhps_full/token_accuracy"] <= 1
+    assert metrics["oracle/rotation_error_deg"] < 0.1, "the oracle is posed by the GT rotation"
+    plots = sorted(p.name for p in (out / "plots").iterdir())
+    assert plots == [
+        "curves_image_models.png",
+        "curves_mesh_vqvae.png",
+        "errors_standard.png",
+        "errors_vqhps.png",
+        "overlays.png",
+    ]
+    assert np.isfinite(metrics["overlay_gt_keypoint_px"])
+
+
+def test_make_tables_on_a_hand_made_metrics_file(project, tmp_path):
+    results = tmp_path / "results"
+    metrics = {"n_test": 5}
+    for i, label in enumerate(["vqhps_full", "vqhps_scarce", "baseline_full", "baseline_scarce", "oracle"]):
+        for protocol in PROTOCOLS:
+            metrics |= {
+                f"{label}/{protocol}/pve_mm": 100.0 + i,
+                f"{label}/{protocol}/mpjpe_mm": 80.0 + i,
+                f"{label}/{protocol}/pa_mpjpe_mm": 40.0 + i,
+            }
+    (results / "demo/evaluate").mkdir(parents=True)
+    (results / "demo/evaluate/metrics.json").write_text(json.dumps(metrics))
+    argv = [
+        "--params",
+        str(project / "params.yaml"),
+        "--experiment",
+        "demo",
+        "--results",
+        str(results),
+        "--no-track",
+    ]
+    assert make_tables.main(argv) == 0
+    out = results / "demo/make_tables"
+    tables = out / "tables"
+    assert sorted(p.name for p in tables.iterdir()) == sorted(
+        f"{stem}_table.{ext}" for stem in ("main", "scarce") for ext in ("md", "csv", "tex")
+    )
+    for stem, regime in (("main", "full"), ("scarce", "scarce")):
+        rows = read_table_csv(tables / f"{stem}_table.csv")
+        measured = [r for r in rows if r["origin"] == "measured"]
+        assert len(measured) == 3 * len(PROTOCOLS) and all(r["data"] == "synthetic demo" for r in measured)
+        assert any(r["origin"] == "paper" for r in rows), "paper rows sit beside the measured ones"
+        by = {(r["method"], r["protocol"]): r for r in measured}
+        assert by[(METHOD_NAMES["vqhps"], "standard")]["pve_mm"] == metrics[f"vqhps_{regime}/standard/pve_mm"]
+        assert (
+            by[(METHOD_NAMES["baseline"], "vqhps")]["pa_mpjpe_mm"]
+            == metrics[f"baseline_{regime}/vqhps/pa_mpjpe_mm"]
+        )
+        assert by[(METHOD_NAMES["oracle"], "vqhps")]["mpjpe_mm"] == metrics["oracle/vqhps/mpjpe_mm"]
+        md = (tables / f"{stem}_table.md").read_text()
+        assert all(name in md for name in METHOD_NAMES.values()) and "synthetic demo" in md
+    head = json.loads((out / "metrics.json").read_text())
+    assert head["scarce/standard/vqhps_minus_baseline_pve_mm"] == pytest.approx(101.0 - 103.0)
+    assert head["n_measured_rows"] == 2 * 3 * len(PROTOCOLS)
+    with open(tables / "main_table.csv") as fh:
+        assert next(csv.reader(fh))[0] == "origin"
+
+
+def test_make_tables_without_evaluate_output_is_a_user_error(project, tmp_path):
+    argv = [
+        "--params",
+        str(project / "params.yaml"),
+        "--experiment",
+        "demo",
+        "--results",
+        str(tmp_path),
+        "--no-track",
+    ]
+    assert make_tables.main(argv) == 1

@@ -1,0 +1,196 @@
+"""Evaluation core on tiny tensors: zero error for perfect predictions, rotation sensitivity, tables, rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from vqhps import evaluation as ev
+from vqhps.config import EVAL_PROTOCOLS
+from vqhps.geometry import axis_angle_to_matrix, random_rotations
+from vqhps.protocols import METRIC_KEYS, PROTOCOLS
+from vqhps.tables import normalize_row
+
+V, B, N = 30, 3, 7
+
+
+def _regressor() -> np.ndarray:
+    reg = np.random.default_rng(0).random((17, V))
+    return (reg / reg.sum(1, keepdims=True)).astype(np.float32)
+
+
+def _batches(n: int = N, batch: int = B) -> list[dict[str, torch.Tensor]]:
+    """Loader-like batches of random canonical (centred) meshes and rotations."""
+    g = torch.Generator().manual_seed(0)
+    verts = torch.randn(n, V, 3, generator=g) * 0.3
+    verts = verts - verts.mean(1, keepdim=True)
+    rots = random_rotations(n, generator=g).float()
+    return [
+        {
+            "image": torch.zeros(min(batch, n - i), 3, 8, 8),
+            "canonical_verts": verts[i : i + batch],
+            "global_rot": rots[i : i + batch],
+            "index": torch.arange(i, min(i + batch, n)),
+        }
+        for i in range(0, n, batch)
+    ]
+
+
+def _perfect(batch):
+    return ev.Prediction(ev.ground_truth(batch), batch["global_rot"], torch.zeros(len(batch["image"]), 3))
+
+
+class _IdentityTokenizer:
+    """Stands in for a lossless Mesh-VQ-VAE: the 'tokens' are the vertices themselves."""
+
+    def encode_indices(self, verts):
+        return verts.clone()
+
+    def decode_indices(self, indices):
+        return indices.clone()
+
+
+def test_config_protocol_names_match_the_protocol_registry():
+    assert set(EVAL_PROTOCOLS) == set(PROTOCOLS)
+
+
+def test_perfect_predictions_score_zero_for_every_method_and_protocol():
+    specs = [ev.MethodSpec("vqhps", "full"), ev.MethodSpec("baseline", "scarce")]
+    results = [ev.evaluate_method(s, _perfect, _batches(), _regressor()) for s in specs]
+    oracle = ev.MethodSpec("oracle", ev.NO_REGIME)
+    results.append(
+        ev.evaluate_method(oracle, ev.oracle_predictor(_IdentityTokenizer()), _batches(), _regressor())
+    )
+    for res in results:
+        assert sorted(res.errors) == sorted(f"{p}/{m}" for p in PROTOCOLS for m in METRIC_KEYS)
+        for key, values in res.errors.items():
+            assert values.shape == (N,) and np.abs(values).max() < 1e-3, (res.spec.label, key)
+        assert np.abs(res.extras["rotation_error_deg"]).max() < 0.1
+        assert np.array_equal(res.index, np.arange(N))
+
+
+def test_rotated_prediction_has_pve_but_no_pa_mpjpe_and_the_rotation_error_is_measured():
+    extra = axis_angle_to_matrix(torch.tensor([0.0, 0.5, 0.0])).float()  # 0.5 rad about y
+
+    def rotated(batch):
+        rot = extra @ batch["global_rot"]
+        return ev.Prediction(batch["canonical_verts"] @ rot.transpose(1, 2), rot)
+
+    res = ev.evaluate_method(ev.MethodSpec("vqhps", "full"), rotated, _batches(), _regressor())
+    for protocol in PROTOCOLS:
+        assert res.errors[f"{protocol}/pve_mm"].min() > 10.0
+        assert res.errors[f"{protocol}/mpjpe_mm"].min() > 1.0
+        assert res.errors[f"{protocol}/pa_mpjpe_mm"].max() < 1e-2
+    np.testing.assert_allclose(res.extras["rotation_error_deg"], math.degrees(0.5), atol=1e-2)
+
+
+def test_per_sample_table_has_one_row_per_sample_method_protocol_and_round_trips(tmp_path):
+    specs = [
+        ev.MethodSpec("vqhps", "full"),
+        ev.MethodSpec("baseline", "full"),
+        ev.MethodSpec("oracle", "none"),
+    ]
+    shift = {"vqhps": 0.01, "baseline": 0.02, "oracle": 0.0}
+
+    def shifted(method):
+        # A pure scale error: PVE grows with the shift, differently per method.
+        return lambda b: ev.Prediction(ev.ground_truth(b) * (1.0 + shift[method]), b["global_rot"])
+
+    results = [ev.evaluate_method(s, shifted(s.method), _batches(), _regressor()) for s in specs]
+    ids, sources = [f"img{i}" for i in range(N)], ["anny"] * (N - 1) + ["coco"]
+    frame = ev.per_sample_frame(results, ids, sources)
+    assert list(frame.columns) == list(ev.PER_SAMPLE_COLUMNS)
+    assert len(frame) == N * len(specs) * len(PROTOCOLS)
+    assert not frame.duplicated(["id", "method", "regime", "protocol"]).any()
+    sel = frame[(frame.method == "baseline") & (frame.protocol == "standard")]
+    np.testing.assert_allclose(sel["pve_mm"].to_numpy(), results[1].errors["standard/pve_mm"])
+    assert sel.set_index("id").loc["img6", "source"] == "coco"
+    means = ev.summarize(results)
+    assert means["vqhps_full/vqhps/pve_mm"] == pytest.approx(results[0].errors["vqhps/pve_mm"].mean())
+    assert (
+        means["baseline_full/vqhps/pve_mm"] > means["vqhps_full/vqhps/pve_mm"] > means["oracle/vqhps/pve_mm"]
+    )
+    path = tmp_path / "per_sample.parquet"
+    ev.write_per_sample(frame, path)
+    back = pq.read_table(path).to_pandas()
+    assert back.equals(frame) and [p.name for p in tmp_path.iterdir()] == ["per_sample.parquet"]
+
+
+def test_keep_returns_the_first_predictions_for_overlays():
+    def pred(b):
+        return ev.Prediction(ev.ground_truth(b), b["global_rot"], b["index"].float()[:, None].repeat(1, 3))
+
+    res = ev.evaluate_method(ev.MethodSpec("vqhps", "full"), pred, _batches(), _regressor(), keep=5)
+    assert res.kept_verts.shape == (5, V, 3) and res.kept_cam.shape == (5, 3)
+    np.testing.assert_array_equal(res.kept_cam[:, 0], np.arange(5))
+    first = _batches()[0]
+    np.testing.assert_allclose(res.kept_verts[:B], ev.ground_truth(first).numpy(), atol=1e-6)
+
+
+def test_unknown_method_is_rejected():
+    with pytest.raises(ValueError, match="unknown method"):
+        ev.MethodSpec("hmr", "full")
+
+
+def _flat_metrics() -> dict[str, float]:
+    """A hand-made evaluate metrics.json: distinct numbers per method, regime, protocol and metric."""
+    out = {"n_test": 10}
+    for i, label in enumerate(["vqhps_full", "vqhps_scarce", "baseline_full", "baseline_scarce", "oracle"]):
+        for j, protocol in enumerate(PROTOCOLS):
+            for k, m in enumerate(METRIC_KEYS):
+                out[f"{label}/{protocol}/{m}"] = 100.0 + 10 * i + 3 * j + k
+        out[f"{label}/rotation_error_deg"] = 5.0
+    return out
+
+
+def test_measured_rows_carry_labels_and_the_exact_numbers():
+    metrics = _flat_metrics()
+    rows = ev.measured_rows(
+        metrics,
+        data="synthetic demo",
+        dataset="Anny test",
+        backbone="small_cnn",
+        training_data={"full": "all", "scarce": "10 %"},
+    )
+    assert len(rows) == 2 * 3 * len(PROTOCOLS)  # regimes x (vqhps, baseline, oracle) x protocols
+    for row in rows:
+        assert normalize_row(row, "measured") == row
+        assert row["data"] == "synthetic demo" and row["dataset"] == "Anny test"
+    by = {(r["method"], r["regime"], r["protocol"]): r for r in rows}
+    r = by[(ev.METHOD_NAMES["baseline"], "scarce", "standard")]
+    assert r["pve_mm"] == metrics["baseline_scarce/standard/pve_mm"] and r["training_data"] == "10 %"
+    assert r["pa_mpjpe_mm"] == metrics["baseline_scarce/standard/pa_mpjpe_mm"]
+    for regime in ("full", "scarce"):
+        oracle = by[(ev.METHOD_NAMES["oracle"], regime, "vqhps")]
+        assert oracle["mpjpe_mm"] == metrics["oracle/vqhps/mpjpe_mm"]
+    only_vqhps = ev.measured_rows(
+        metrics,
+        data="paper datasets",
+        dataset="3dpw",
+        backbone="hrnet",
+        training_data={},
+        protocols=["vqhps"],
+    )
+    assert {r["protocol"] for r in only_vqhps} == {"vqhps"} and len(only_vqhps) == 6
+    del metrics["oracle/vqhps/pve_mm"], metrics["oracle/vqhps/mpjpe_mm"], metrics["oracle/vqhps/pa_mpjpe_mm"]
+    with pytest.raises(ValueError, match="'oracle/<protocol>/<metric>'"):
+        ev.measured_rows(
+            metrics, data="synthetic demo", dataset="x", backbone="y", training_data={}, protocols=["vqhps"]
+        )
+
+
+def test_headline_numbers_are_computed_differences_with_their_sign():
+    metrics = _flat_metrics()
+    head = ev.headline_numbers(metrics)
+    key = "scarce/vqhps/vqhps_minus_baseline_pve_mm"
+    assert head[key] == metrics["vqhps_scarce/vqhps/pve_mm"] - metrics["baseline_scarce/vqhps/pve_mm"] < 0
+    metrics["vqhps_scarce/standard/pve_mm"] = 500.0
+    head = ev.headline_numbers(metrics)
+    assert head["scarce/standard/vqhps_minus_baseline_pve_mm"] > 0, "a losing VQ-HPS is reported as such"
+    assert head["full/vqhps/vqhps_minus_oracle_mpjpe_mm"] == pytest.approx(
+        metrics["vqhps_full/vqhps/mpjpe_mm"] - metrics["oracle/vqhps/mpjpe_mm"]
+    )

@@ -1,0 +1,18 @@
+rule evaluate:
+    input:
+        stage_inputs("evaluate"),
+    output:
+        per_sample="results/{experiment}/evaluate/per_sample.parquet",
+        plots=directory("results/{experiment}/evaluate/plots"),
+        metrics="results/{experiment}/evaluate/metrics.json",
+    params:
+        section=stage_params("evaluate"),
+    log:
+        "results/logs/{experiment}/evaluate.log",
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    conda:
+        "../../environment.yml"
+    shell:
+        "python -m vqhps.stages.evaluate --experiment {wildcards.experiment} --log {log}"

@@ -1,0 +1,14 @@
+rule make_tables:
+    input:
+        stage_inputs("make_tables"),
+    output:
+        tables=directory("results/{experiment}/make_tables/tables"),
+        metrics="results/{experiment}/make_tables/metrics.json",
+    params:
+        section=stage_params("make_tables"),
+    log:
+        "results/logs/{experiment}/make_tables.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "python -m vqhps.stages.make_tables --experiment {wildcards.experiment} --log {log}"
