@@ -1,4 +1,6 @@
-"""Shard write/read throughput (read = the zero-copy row-group reader) as a ratio to a plain sequential file write/read of the same bytes.
+"""Shard write/read throughput as a ratio to a plain sequential write/read of the same bytes.
+
+The shard read is the zero-copy row-group reader (Arrow buffers viewed as torch tensors).
 
 Both sides are measured in the same run on the same data, so the ratio is robust to how busy
 the machine is. Run: ``python benchmarks/bench_shards.py [--meshes 2000] [--vertices 13718]``.
@@ -27,9 +29,13 @@ def _mesh_rows(n: int, v: int, seed: int = 0) -> dict:
     verts = template.reshape(1, -1) + rng.standard_normal((n, 10)).astype(np.float32) @ basis
     verts += rng.standard_normal(verts.shape).astype(np.float32) * 1e-3
     return {
-        "id": [f"m{i:07d}" for i in range(n)], "source": ["bench"] * n, "split": ["train"] * n,
-        "vertices": verts.reshape(n, v, 3), "pose": [np.zeros(48, np.float32)] * n,
-        "shape": [np.zeros(6, np.float32)] * n, "gender": ["neutral"] * n,
+        "id": [f"m{i:07d}" for i in range(n)],
+        "source": ["bench"] * n,
+        "split": ["train"] * n,
+        "vertices": verts.reshape(n, v, 3),
+        "pose": [np.zeros(48, np.float32)] * n,
+        "shape": [np.zeros(6, np.float32)] * n,
+        "gender": ["neutral"] * n,
     }
 
 
@@ -44,12 +50,16 @@ def _drop_page_cache(path: Path) -> None:
             os.close(fd)
 
 
-def bench_shards(n_meshes: int = 2000, n_vertices: int = 13718, shard_size: int = 500, repeats: int = 3) -> dict:
+def bench_shards(
+    n_meshes: int = 2000, n_vertices: int = 13718, shard_size: int = 500, repeats: int = 3
+) -> dict:
     """Median write and read throughput (MB/s) of shards and of a plain file; ratios shard/plain."""
     rows = _mesh_rows(n_meshes, n_vertices)
     raw = rows["vertices"]
     nbytes = raw.nbytes
-    results: dict[str, list[float]] = {k: [] for k in ("shard_write", "shard_read", "plain_write", "plain_read")}
+    results: dict[str, list[float]] = {
+        k: [] for k in ("shard_write", "shard_read", "plain_write", "plain_read")
+    }
     for _ in range(repeats):
         tmp = Path(tempfile.mkdtemp(prefix="bench_shards_"))
         try:
@@ -95,11 +105,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     r = bench_shards(args.meshes, args.vertices, repeats=args.repeats)
-    print(f"shards: {args.meshes} meshes x {args.vertices} vertices = {r['mbytes']:.0f} MB (median of {args.repeats})")
-    print(f"  write: shards {r['shard_write']:.0f} MB/s, plain file {r['plain_write']:.0f} MB/s, "
-          f"ratio {r['write_ratio']:.2f} (target >= 0.5)")
-    print(f"  read:  shards {r['shard_read']:.0f} MB/s, plain file {r['plain_read']:.0f} MB/s, "
-          f"ratio {r['read_ratio']:.2f} (target >= 0.5)")
+    print(
+        f"shards: {args.meshes} meshes x {args.vertices} vertices = {r['mbytes']:.0f} MB"
+        f" (median of {args.repeats})"
+    )
+    print(
+        f"  write: shards {r['shard_write']:.0f} MB/s, plain file {r['plain_write']:.0f} MB/s, "
+        f"ratio {r['write_ratio']:.2f} (target >= 0.5)"
+    )
+    print(
+        f"  read:  shards {r['shard_read']:.0f} MB/s, plain file {r['plain_read']:.0f} MB/s, "
+        f"ratio {r['read_ratio']:.2f} (target >= 0.5)"
+    )
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ BIN = Path(sys.executable).parent
 COPIED = ("Snakefile", "workflow", "dvc.yaml", "src", ".dvcignore", "environment.yml")
 
 # Scarce = half of the 6 tiny train images (smaller than a batch: the trainer repeats them).
-_TINY_REGIMES = {"full": {"sources": ["anny"], "fraction": 1.0},
-                 "scarce": {"sources": ["anny"], "fraction": 0.5}}
+_TINY_REGIMES = {
+    "full": {"sources": ["anny"], "fraction": 1.0},
+    "scarce": {"sources": ["anny"], "fraction": 0.5},
+}
 
 # The demo experiment at toy size: every stage does the real thing on a handful of items.
 TINY_DEMO = {
@@ -26,12 +28,33 @@ TINY_DEMO = {
     "render_images": {"image_size": 64, "views_per_mesh": 1, "max_meshes": {"train": 6, "val": 2, "test": 2}},
     "train_mesh_vqvae": {"steps": 12, "batch_size": 4, "val_every": 6, "ckpt_every": 6, "max_val_meshes": 4},
     "tokenize_meshes": {"batch_size": 8, "shard_size": 10},
-    "train_vqhps": {"backbone_width": 8, "crop_size": 32, "d_model": 32, "heads": 2, "ffn": 64,
-                    "rotcam_hidden": 32, "batch_size": 4, "steps": 4, "val_every": 2, "ckpt_every": 2,
-                    "max_val_images": 2, "regimes": _TINY_REGIMES},
-    "train_baseline": {"backbone_width": 8, "crop_size": 32, "hidden": 32, "rank": 8, "rotcam_hidden": 32,
-                       "batch_size": 4, "steps": 4, "val_every": 2, "ckpt_every": 2, "max_val_images": 2,
-                       "regimes": _TINY_REGIMES},
+    "train_vqhps": {
+        "backbone_width": 8,
+        "crop_size": 32,
+        "d_model": 32,
+        "heads": 2,
+        "ffn": 64,
+        "rotcam_hidden": 32,
+        "batch_size": 4,
+        "steps": 4,
+        "val_every": 2,
+        "ckpt_every": 2,
+        "max_val_images": 2,
+        "regimes": _TINY_REGIMES,
+    },
+    "train_baseline": {
+        "backbone_width": 8,
+        "crop_size": 32,
+        "hidden": 32,
+        "rank": 8,
+        "rotcam_hidden": 32,
+        "batch_size": 4,
+        "steps": 4,
+        "val_every": 2,
+        "ckpt_every": 2,
+        "max_val_images": 2,
+        "regimes": _TINY_REGIMES,
+    },
     "evaluate": {"batch_size": 4, "overlay_samples": 2, "overlay_size": 48, "histogram_bins": 5},
 }
 
@@ -64,8 +87,12 @@ def make_workdir(repo: Path, tmp: Path, params: dict) -> Path:
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "VQHPS_NO_TRACK": "1",
-           "DVC_NO_ANALYTICS": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "VQHPS_NO_TRACK": "1",
+        "DVC_NO_ANALYTICS": "1",
+    }
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and out.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")

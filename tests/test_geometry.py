@@ -45,7 +45,9 @@ def test_rot6d_round_trip_and_gram_schmidt():
     r = random_rotations(16, torch.Generator().manual_seed(0), dtype=torch.float64)
     assert torch.allclose(rot6d_to_matrix(matrix_to_rot6d(r)), r, atol=1e-10)
     noisy = rot6d_to_matrix(torch.randn(8, 6, dtype=torch.float64))
-    assert torch.allclose(noisy @ noisy.transpose(1, 2), torch.eye(3, dtype=torch.float64).expand(8, 3, 3), atol=1e-10)
+    assert torch.allclose(
+        noisy @ noisy.transpose(1, 2), torch.eye(3, dtype=torch.float64).expand(8, 3, 3), atol=1e-10
+    )
     assert torch.allclose(torch.linalg.det(noisy), torch.ones(8, dtype=torch.float64))
 
 

@@ -18,7 +18,9 @@ SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 def test_dvc_yaml_is_generated_from_pipeline(repo):
     committed = (repo / "dvc.yaml").read_text()
-    assert committed == pipeline.dvc_yaml_text(), "dvc.yaml is stale: run `python -m vqhps.pipeline --write-dvc`"
+    assert committed == pipeline.dvc_yaml_text(), (
+        "dvc.yaml is stale: run `python -m vqhps.pipeline --write-dvc`"
+    )
 
 
 def test_every_stage_has_a_module_and_a_rule(repo):
@@ -28,13 +30,19 @@ def test_every_stage_has_a_module_and_a_rule(repo):
         rule = (repo / "workflow/rules" / f"{name}.smk").read_text()
         assert f"rule {name}:" in rule
         assert f'stage_inputs("{name}")' in rule and f'stage_params("{name}")' in rule, (
-            f"{name}.smk must take its inputs and params from the pipeline table")
+            f"{name}.smk must take its inputs and params from the pipeline table"
+        )
         assert f"python -m vqhps.stages.{name} " in rule
 
 
 def _dry_run_jobs(repo: Path, target: str) -> list[dict]:
-    out = subprocess.run([SNAKEMAKE, "-n", "-p", "-F", target, "--cores", "2"], cwd=repo, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [SNAKEMAKE, "-n", "-p", "-F", target, "--cores", "2"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     jobs, job = [], None
     for line in (out.stdout + out.stderr).splitlines():
@@ -44,7 +52,7 @@ def _dry_run_jobs(repo: Path, target: str) -> list[dict]:
         elif job is not None and (m := re.match(r"^\s+(input|output|wildcards): (.*)$", line)):
             job[m.group(1)] = m.group(2)
         elif job is not None and line.startswith("Shell command: "):
-            job["shell"] = line[len("Shell command: "):]
+            job["shell"] = line[len("Shell command: ") :]
     return [j for j in jobs if j.get("shell", "None") != "None"]
 
 
@@ -78,6 +86,8 @@ def test_snakemake_dag_matches_pipeline_table(repo, experiment):
         assert job["input"].split(", ") == d["deps"], f"{exp}.{name}: inputs differ"
         metrics = [next(iter(m)) for m in d["metrics"]]
         plots = [next(iter(m)) for m in d.get("plots", [])]
-        assert sorted(job["output"].split(", ")) == sorted(d["outs"] + plots + metrics), f"{exp}.{name}: outputs differ"
+        assert sorted(job["output"].split(", ")) == sorted(d["outs"] + plots + metrics), (
+            f"{exp}.{name}: outputs differ"
+        )
         assert _strip_snakemake_only(job["shell"]) == d["cmd"], f"{exp}.{name}: commands differ"
         assert d["params"] == pipeline.param_keys(exp, name)

@@ -68,17 +68,33 @@ class StageContext:
 
 def build_parser(stage: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m vqhps.stages.{stage}", description=description)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="parameter file (default: params.yaml)")
-    parser.add_argument("--experiment", required=True, help="experiment (top-level section of params.yaml): demo or paper")
-    parser.add_argument("--regime", default=None,
-                        help="training regime of stages that run once per regime (full or scarce)")
-    parser.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+    parser.add_argument(
+        "--params", type=Path, default=Path("params.yaml"), help="parameter file (default: params.yaml)"
+    )
+    parser.add_argument(
+        "--experiment", required=True, help="experiment (top-level section of params.yaml): demo or paper"
+    )
+    parser.add_argument(
+        "--regime", default=None, help="training regime of stages that run once per regime (full or scarce)"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=Path("results"), help="results root (default: results)"
+    )
     parser.add_argument("--log", type=Path, default=None, help="also write the log to this file")
-    parser.add_argument("--no-track", action="store_true", help="do not log to MLflow (also: VQHPS_NO_TRACK=1)")
-    parser.add_argument("--workers", type=int, default=default_workers(),
-                        help="worker processes for parallel work (default: VQHPS_WORKERS or the CPU count)")
-    parser.add_argument("--device", default=os.environ.get("VQHPS_DEVICE", "auto"),
-                        help="torch device: auto, cpu, cuda, cuda:N (default: VQHPS_DEVICE or auto)")
+    parser.add_argument(
+        "--no-track", action="store_true", help="do not log to MLflow (also: VQHPS_NO_TRACK=1)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="worker processes for parallel work (default: VQHPS_WORKERS or the CPU count)",
+    )
+    parser.add_argument(
+        "--device",
+        default=os.environ.get("VQHPS_DEVICE", "auto"),
+        help="torch device: auto, cpu, cuda, cuda:N (default: VQHPS_DEVICE or auto)",
+    )
     return parser
 
 
@@ -109,8 +125,17 @@ def stage_main(
     try:
         run_name = f"{stage}.{args.regime}" if args.regime else stage
         with tracked_run(args.experiment, run_name, ctx_params, enabled=not args.no_track) as tracker:
-            ctx = StageContext(stage, args.experiment, params, args.results, out_dir, tracker,
-                               max(1, args.workers), resolve_device(args.device), args)
+            ctx = StageContext(
+                stage,
+                args.experiment,
+                params,
+                args.results,
+                out_dir,
+                tracker,
+                max(1, args.workers),
+                resolve_device(args.device),
+                args,
+            )
             metrics = run(ctx)
             metrics = {**metrics, "stage_seconds": round(time.perf_counter() - started, 3)}
             write_metrics(out_dir / "metrics.json", metrics)

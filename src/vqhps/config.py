@@ -25,7 +25,9 @@ class CheckDataParams:
     """Which dataset manifests ``check_data`` verifies under ``data_root``."""
 
     datasets: tuple[str, ...]  # manifest names (vqhps.datacheck.MANIFESTS)
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-manifest options, e.g. expected counts
+    options: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # per-manifest options, e.g. expected counts
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,9 @@ class PrepareImagesParams:
 class HierarchyParams:
     """Pooling hierarchy of the Mesh-VQ-VAE, built from the template mesh (reference §2.2)."""
 
-    levels: tuple[tuple[int, int, int], ...]  # per level (stride, pool radius, unpool radius); stride 1 = conv level
+    levels: tuple[
+        tuple[int, int, int], ...
+    ]  # per level (stride, pool radius, unpool radius); stride 1 = conv level
     forced_centers: tuple[int, ...] = ()  # template vertex ids kept as centres down to the coarsest level
 
 
@@ -167,7 +171,7 @@ class TrainMeshVQVAEParams:
 
 @dataclass(frozen=True)
 class TokenizeMeshesParams:
-    """Token extraction with the trained Mesh-VQ-VAE (token count and codebook size come from its checkpoint)."""
+    """Token extraction with the trained Mesh-VQ-VAE (token count, codebook size: from its checkpoint)."""
 
     batch_size: int  # meshes per forward pass
     shard_size: int  # token rows per Parquet file
@@ -234,8 +238,9 @@ class ImageTrainParams:
         if self.crop_size % 32:
             raise ConfigError(f"crop_size: must be a multiple of 32 (backbone stride), got {self.crop_size}")
         if self.weight_decay < 0 or not 0 < self.lr_gamma <= 1:
-            raise ConfigError(f"weight_decay must be >= 0 and lr_gamma in (0, 1]; got {self.weight_decay}, "
-                              f"{self.lr_gamma}")
+            raise ConfigError(
+                f"weight_decay must be >= 0 and lr_gamma in (0, 1]; got {self.weight_decay}, {self.lr_gamma}"
+            )
         if not self.regimes:
             raise ConfigError("regimes: define at least one regime (e.g. full)")
 
@@ -396,7 +401,9 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     experiments = {}
     for name, section in raw.items():
         if name not in EXPERIMENTS:
-            raise ConfigError(f"{source}: unknown top-level key '{name}'; allowed experiments: {', '.join(EXPERIMENTS)}")
+            raise ConfigError(
+                f"{source}: unknown top-level key '{name}'; allowed experiments: {', '.join(EXPERIMENTS)}"
+            )
         try:
             experiments[name] = build(ExperimentParams, section, name)
         except ConfigError as err:

@@ -27,7 +27,8 @@ def build(cls: type, data: Any, path: str) -> Any:
     if unknown:
         key = unknown[0]
         raise ConfigError(
-            f"{path}.{key}: unknown key{_suggest(key, fields)}. Allowed keys in {path}: {', '.join(sorted(fields))}"
+            f"{path}.{key}: unknown key{_suggest(key, fields)}. "
+            f"Allowed keys in {path}: {', '.join(sorted(fields))}"
         )
     values = {}
     for name, field in fields.items():
@@ -66,7 +67,9 @@ def convert(tp: Any, value: Any, path: str) -> Any:
     if origin is Literal:
         allowed = get_args(tp)
         if value not in allowed:
-            raise ConfigError(f"{path}: {_show(value)} is not allowed; choose one of {', '.join(map(repr, allowed))}")
+            raise ConfigError(
+                f"{path}: {_show(value)} is not allowed; choose one of {', '.join(map(repr, allowed))}"
+            )
         return value
     if origin in (tuple, list):
         if not isinstance(value, list | tuple):
@@ -75,7 +78,9 @@ def convert(tp: Any, value: Any, path: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 raise ConfigError(f"{path}: expected a list of {len(args)} items, got {len(value)}")
-            return tuple(convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
+            return tuple(
+                convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
+            )
         item = args[0] if args else Any
         return tuple(convert(item, v, f"{path}[{i}]") for i, v in enumerate(value))
     if origin is dict:

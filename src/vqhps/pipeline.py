@@ -38,20 +38,40 @@ class Stage:
 
 
 _CORE = ("src/vqhps/config.py", "src/vqhps/cli.py")
-_VQVAE_CODE = ("src/vqhps/models/mesh_vqvae.py", "src/vqhps/models/mesh_hierarchy.py", "src/vqhps/models/vcconv.py",
-               "src/vqhps/models/quantizer.py", "src/vqhps/training/mesh_vqvae_trainer.py")
+_VQVAE_CODE = (
+    "src/vqhps/models/mesh_vqvae.py",
+    "src/vqhps/models/mesh_hierarchy.py",
+    "src/vqhps/models/vcconv.py",
+    "src/vqhps/models/quantizer.py",
+    "src/vqhps/training/mesh_vqvae_trainer.py",
+)
 _IMAGE_CODE = (
-    "src/vqhps/training/image_trainer.py", "src/vqhps/training/image_tasks.py",
-    "src/vqhps/training/image_setup.py", "src/vqhps/data/image_sets.py", "src/vqhps/data/image_dataset.py",
-    "src/vqhps/data/augment.py", "src/vqhps/data/photometric.py", "src/vqhps/models/backbones",
-    "src/vqhps/models/vqhps.py", "src/vqhps/models/token_transformer.py", "src/vqhps/models/regression.py",
-    "src/vqhps/losses.py", "src/vqhps/protocols.py", "src/vqhps/metrics.py",
+    "src/vqhps/training/image_trainer.py",
+    "src/vqhps/training/image_tasks.py",
+    "src/vqhps/training/image_setup.py",
+    "src/vqhps/data/image_sets.py",
+    "src/vqhps/data/image_dataset.py",
+    "src/vqhps/data/augment.py",
+    "src/vqhps/data/photometric.py",
+    "src/vqhps/models/backbones",
+    "src/vqhps/models/vqhps.py",
+    "src/vqhps/models/token_transformer.py",
+    "src/vqhps/models/regression.py",
+    "src/vqhps/losses.py",
+    "src/vqhps/protocols.py",
+    "src/vqhps/metrics.py",
 )
 
 _EVAL_CODE = (
-    "src/vqhps/evaluation.py", "src/vqhps/overlay.py", "src/vqhps/plots.py", "src/vqhps/protocols.py",
-    "src/vqhps/metrics.py", "src/vqhps/models/pretrained.py", "src/vqhps/data/image_sets.py",
-    "src/vqhps/data/image_dataset.py", "src/vqhps/data/augment.py",
+    "src/vqhps/evaluation.py",
+    "src/vqhps/overlay.py",
+    "src/vqhps/plots.py",
+    "src/vqhps/protocols.py",
+    "src/vqhps/metrics.py",
+    "src/vqhps/models/pretrained.py",
+    "src/vqhps/data/image_sets.py",
+    "src/vqhps/data/image_dataset.py",
+    "src/vqhps/data/augment.py",
 )
 _TABLES_CODE = ("src/vqhps/evaluation.py", "src/vqhps/tables.py", "src/vqhps/data/paper_numbers.csv")
 
@@ -59,23 +79,52 @@ _DEMO = (
     Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
     Stage("make_synthetic", outs=("meshes/",), deps=("check_data/record.json",), code=("src/vqhps/body",)),
     Stage("prepare_meshes", outs=("shards/",), deps=("make_synthetic/meshes/",), code=("src/vqhps/io",)),
-    Stage("render_images", outs=("images/", "meshes/"), deps=("prepare_meshes/shards/",),
-          code=("src/vqhps/render",)),
-    Stage("train_mesh_vqvae", outs=("model.pt", "curves.csv"), deps=("prepare_meshes/shards/",),
-          code=_VQVAE_CODE),
-    Stage("tokenize_meshes", outs=("tokens/",), deps=("prepare_meshes/shards/", "train_mesh_vqvae/model.pt"),
-          code=_VQVAE_CODE),
-    Stage("train_vqhps", outs=("model.pt", "curves.csv"),
-          deps=("render_images/images/", "render_images/meshes/", "train_mesh_vqvae/model.pt"),
-          code=_IMAGE_CODE + _VQVAE_CODE[:4], regimes=("full", "scarce")),
-    Stage("train_baseline", outs=("model.pt", "curves.csv"),
-          deps=("render_images/images/", "render_images/meshes/"), code=_IMAGE_CODE,
-          regimes=("full", "scarce")),
-    Stage("evaluate", outs=("per_sample.parquet", "plots/"),
-          deps=("render_images/images/", "render_images/meshes/", "train_mesh_vqvae/model.pt",
-                "train_vqhps/full/model.pt", "train_vqhps/scarce/model.pt",
-                "train_baseline/full/model.pt", "train_baseline/scarce/model.pt"),
-          code=_EVAL_CODE),
+    Stage(
+        "render_images",
+        outs=("images/", "meshes/"),
+        deps=("prepare_meshes/shards/",),
+        code=("src/vqhps/render",),
+    ),
+    Stage(
+        "train_mesh_vqvae",
+        outs=("model.pt", "curves.csv"),
+        deps=("prepare_meshes/shards/",),
+        code=_VQVAE_CODE,
+    ),
+    Stage(
+        "tokenize_meshes",
+        outs=("tokens/",),
+        deps=("prepare_meshes/shards/", "train_mesh_vqvae/model.pt"),
+        code=_VQVAE_CODE,
+    ),
+    Stage(
+        "train_vqhps",
+        outs=("model.pt", "curves.csv"),
+        deps=("render_images/images/", "render_images/meshes/", "train_mesh_vqvae/model.pt"),
+        code=_IMAGE_CODE + _VQVAE_CODE[:4],
+        regimes=("full", "scarce"),
+    ),
+    Stage(
+        "train_baseline",
+        outs=("model.pt", "curves.csv"),
+        deps=("render_images/images/", "render_images/meshes/"),
+        code=_IMAGE_CODE,
+        regimes=("full", "scarce"),
+    ),
+    Stage(
+        "evaluate",
+        outs=("per_sample.parquet", "plots/"),
+        deps=(
+            "render_images/images/",
+            "render_images/meshes/",
+            "train_mesh_vqvae/model.pt",
+            "train_vqhps/full/model.pt",
+            "train_vqhps/scarce/model.pt",
+            "train_baseline/full/model.pt",
+            "train_baseline/scarce/model.pt",
+        ),
+        code=_EVAL_CODE,
+    ),
     Stage("make_tables", outs=("tables/",), deps=("evaluate/metrics.json",), code=_TABLES_CODE),
 )
 
@@ -83,12 +132,20 @@ _PAPER_DATA_CODE = ("src/vqhps/io", "src/vqhps/datasets", "src/vqhps/body", "src
 
 _PAPER = (
     Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
-    Stage("prepare_meshes", outs=("shards/",), deps=("check_data/record.json",), code=_PAPER_DATA_CODE,
-          extra_params=("data_root",)),
-    Stage("prepare_images", outs=("images/", "meshes/"),
-          deps=("check_data/record.json", "prepare_meshes/shards/"),
-          code=(*_PAPER_DATA_CODE, "src/vqhps/protocols.py", "src/vqhps/geometry.py"),
-          extra_params=("data_root",)),
+    Stage(
+        "prepare_meshes",
+        outs=("shards/",),
+        deps=("check_data/record.json",),
+        code=_PAPER_DATA_CODE,
+        extra_params=("data_root",),
+    ),
+    Stage(
+        "prepare_images",
+        outs=("images/", "meshes/"),
+        deps=("check_data/record.json", "prepare_meshes/shards/"),
+        code=(*_PAPER_DATA_CODE, "src/vqhps/protocols.py", "src/vqhps/geometry.py"),
+        extra_params=("data_root",),
+    ),
 )
 
 EXPERIMENT_STAGES: dict[str, tuple[Stage, ...]] = {"demo": _DEMO, "paper": _PAPER}
@@ -137,12 +194,16 @@ def outputs(experiment: str, name: str, regime: str | None = None) -> list[str]:
     """Output paths of a job, ``metrics.json`` last."""
     s = stage(experiment, name)
     folder = f"{name}/{regime}" if regime else name
-    return [out_path(experiment, f"{folder}/{o}") for o in s.outs] + [out_path(experiment, f"{folder}/metrics.json")]
+    return [out_path(experiment, f"{folder}/{o}") for o in s.outs] + [
+        out_path(experiment, f"{folder}/metrics.json")
+    ]
 
 
 def command(experiment: str, name: str, regime: str | None = None) -> str:
     """The shell command both Snakemake and DVC run (Snakemake adds ``--log <file>``)."""
-    return f"python -m vqhps.stages.{name} --experiment {experiment}" + (f" --regime {regime}" if regime else "")
+    return f"python -m vqhps.stages.{name} --experiment {experiment}" + (
+        f" --regime {regime}" if regime else ""
+    )
 
 
 def param_keys(experiment: str, name: str) -> list[str]:
@@ -176,15 +237,23 @@ def dvc_stages() -> dict:
 
 
 def dvc_yaml_text() -> str:
-    header = ("# GENERATED by `python -m vqhps.pipeline --write-dvc` from src/vqhps/pipeline.py; do not edit.\n"
-              "# tests/test_pipeline.py fails when this file and the Snakemake rules disagree.\n")
+    header = (
+        "# GENERATED by `python -m vqhps.pipeline --write-dvc` from src/vqhps/pipeline.py; do not edit.\n"
+        "# tests/test_pipeline.py fails when this file and the Snakemake rules disagree.\n"
+    )
     return header + yaml.safe_dump({"stages": dvc_stages()}, sort_keys=False, width=120)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vqhps.pipeline", description=__doc__.splitlines()[0])
-    parser.add_argument("--write-dvc", type=Path, nargs="?", const=Path("dvc.yaml"), default=None,
-                        help="write dvc.yaml (default path: dvc.yaml) instead of printing it")
+    parser.add_argument(
+        "--write-dvc",
+        type=Path,
+        nargs="?",
+        const=Path("dvc.yaml"),
+        default=None,
+        help="write dvc.yaml (default path: dvc.yaml) instead of printing it",
+    )
     args = parser.parse_args(argv)
     text = dvc_yaml_text()
     if args.write_dvc is None:

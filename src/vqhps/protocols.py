@@ -81,7 +81,8 @@ def _regressor_tensor(regressor: ArrayLike, num_verts: int, like: Tensor) -> Ten
     r = regressor.detach() if isinstance(regressor, Tensor) else torch.from_numpy(np.asarray(regressor))
     if r.ndim != 2 or r.shape[0] != len(H36M_JOINT_NAMES) or r.shape[1] != num_verts:
         raise ValueError(
-            f"regressor must have shape (17, V={num_verts}) in J_regressor_h36m row order, got {tuple(r.shape)}"
+            f"regressor must have shape (17, V={num_verts}) in J_regressor_h36m row order, "
+            f"got {tuple(r.shape)}"
         )
     r = r.to(device=like.device, dtype=like.dtype)
     row_sums = r.sum(dim=1)

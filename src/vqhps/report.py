@@ -32,7 +32,9 @@ def describe(experiment: str, root: Path = Path(".")) -> str:
     tables = sorted((root / "results" / experiment).glob("make_tables/tables/*.md"))
     if tables:
         lines.append("  tables: " + ", ".join(str(t) for t in tables))
-    lines.append("  MLflow: `mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1` then open http://127.0.0.1:5000")
+    lines.append(
+        "  MLflow: `mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1` then open http://127.0.0.1:5000"
+    )
     return "\n".join(lines)
 
 

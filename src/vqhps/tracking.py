@@ -8,6 +8,7 @@ completes and says so once: MLflow is a side channel, DVC (``metrics.json``) is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -81,20 +82,24 @@ class Tracker:
 
     def _disable(self, err: Exception) -> None:
         if not self._warned:
-            _log.warning("MLflow tracking is unavailable (%s: %s); the stage goes on without it.",
-                         type(err).__name__, str(err).splitlines()[0] if str(err) else "")
+            _log.warning(
+                "MLflow tracking is unavailable (%s: %s); the stage goes on without it.",
+                type(err).__name__,
+                str(err).splitlines()[0] if str(err) else "",
+            )
             self._warned = True
         if self._mlflow is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._mlflow.end_run(status="FAILED")
-            except Exception:  # noqa: BLE001
-                pass
         self._mlflow = None
 
 
 @contextmanager
 def tracked_run(
-    experiment: str, stage: str, params: Mapping[str, Any], enabled: bool = True,
+    experiment: str,
+    stage: str,
+    params: Mapping[str, Any],
+    enabled: bool = True,
     tags: Mapping[str, str] | None = None,
 ) -> Iterator[Tracker]:
     """Context manager: a started :class:`Tracker`, ended FINISHED or FAILED."""
@@ -114,8 +119,13 @@ def tracking_disabled_by_env() -> bool:
 
 def run_environment() -> dict[str, str]:
     """Git commit and hardware of this process, as MLflow tags."""
-    tags = {"git_commit": git_commit(), "host": platform.node(), "cpu": cpu_model(),
-            "cpu_count": str(os.cpu_count()), "python": platform.python_version()}
+    tags = {
+        "git_commit": git_commit(),
+        "host": platform.node(),
+        "cpu": cpu_model(),
+        "cpu_count": str(os.cpu_count()),
+        "python": platform.python_version(),
+    }
     try:
         import torch
 
@@ -134,10 +144,15 @@ def run_environment() -> dict[str, str]:
 def git_commit() -> str:
     """HEAD commit (with '-dirty' if the tree has changes), or 'unknown' outside git."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -119,11 +119,19 @@ def test_meta_written_last_and_no_temp_files(tmp_path):
 def test_image_schema_round_trip(tmp_path):
     n, j = 3, 17
     cols = {
-        "id": ["a", "b", "c"], "mesh_id": ["m0", "m1", "m2"], "source": ["anny"] * n, "split": ["val"] * n,
-        "image": [b"\xff\xd8x", b"\xff\xd8y", b"\xff\xd8z"], "height": [8] * n, "width": [8] * n,
-        "keypoints2d": np.zeros((n, j, 3), np.float32), "bbox": np.zeros((n, 4), np.float32),
-        "global_rot": np.tile(np.eye(3, dtype=np.float32), (n, 1, 1)), "cam_K": np.zeros((n, 3, 3), np.float32),
-        "cam_R": np.zeros((n, 3, 3), np.float32), "cam_t": np.zeros((n, 3), np.float32),
+        "id": ["a", "b", "c"],
+        "mesh_id": ["m0", "m1", "m2"],
+        "source": ["anny"] * n,
+        "split": ["val"] * n,
+        "image": [b"\xff\xd8x", b"\xff\xd8y", b"\xff\xd8z"],
+        "height": [8] * n,
+        "width": [8] * n,
+        "keypoints2d": np.zeros((n, j, 3), np.float32),
+        "bbox": np.zeros((n, 4), np.float32),
+        "global_rot": np.tile(np.eye(3, dtype=np.float32), (n, 1, 1)),
+        "cam_K": np.zeros((n, 3, 3), np.float32),
+        "cam_R": np.zeros((n, 3, 3), np.float32),
+        "cam_t": np.zeros((n, 3), np.float32),
     }
     writer = ShardWriter(tmp_path / "i", IMAGES, j, shard_size=10)
     writer.add(cols)

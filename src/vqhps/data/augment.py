@@ -22,7 +22,8 @@ IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 # H36M-17 rows of SPIN's J_regressor_h36m: 0 pelvis, 1 lhip, 2 lknee, 3 lankle, 4 rhip, 5 rknee, 6 rankle,
-# 7 spine, 8 thorax, 9 neck/nose, 10 head, 11 lshoulder, 12 lelbow, 13 lwrist, 14 rshoulder, 15 relbow, 16 rwrist.
+# 7 spine, 8 thorax, 9 neck/nose, 10 head, 11 lshoulder, 12 lelbow, 13 lwrist, 14 rshoulder, 15 relbow,
+# 16 rwrist.
 # (The left/right swap is symmetric, so this permutation holds whichever side rows 1-3 are.)
 H36M17_FLIP_PERMUTATION = np.array([0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13])
 # SMPL-24: 0 pelvis, 1/2 l/r hip, 3 spine1, 4/5 knees, 6 spine2, 7/8 ankles, 9 spine3, 10/11 feet, 12 neck,

@@ -1,4 +1,4 @@
-"""2D keypoints in J_regressor_h36m row order: from SPIN-J24 labels, or projected from a camera-frame SMPL mesh."""
+"""2D keypoints in J_regressor_h36m row order: from SPIN-J24 labels, or projected from a camera-frame mesh."""
 
 from __future__ import annotations
 

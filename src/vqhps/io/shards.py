@@ -34,8 +34,16 @@ from vqhps.io.schemas import KINDS, SCHEMA_VERSION, SPLITS, SchemaError, ShardKi
 class ShardWriter:
     """Stream rows of one shard kind into ``folder``, one Parquet file per ``shard_size`` rows and split."""
 
-    def __init__(self, folder: str | Path, kind: ShardKind, size: int, shard_size: int,
-                 row_group_size: int = 256, compression: str = "none", meta: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        folder: str | Path,
+        kind: ShardKind,
+        size: int,
+        shard_size: int,
+        row_group_size: int = 256,
+        compression: str = "none",
+        meta: Mapping[str, Any] | None = None,
+    ):
         self.folder = Path(folder)
         self.kind = kind
         self.schema = kind.schema(size)
@@ -98,8 +106,14 @@ class ShardWriter:
         self._buffered[split] = rest.num_rows
         name = f"{split}/part-{len(self._files[split]):06d}.parquet"
         with atomic_path(self.folder / name) as tmp:
-            pq.write_table(head, tmp, row_group_size=self.row_group_size, compression=self.compression,
-                           use_dictionary=self._string_columns, write_statistics=self._string_columns)
+            pq.write_table(
+                head,
+                tmp,
+                row_group_size=self.row_group_size,
+                compression=self.compression,
+                use_dictionary=self._string_columns,
+                write_statistics=self._string_columns,
+            )
         self._files[split].append(name)
         self._rows[split] += n
 
@@ -149,18 +163,26 @@ class ShardSet:
         self.kind = KINDS[kind] if isinstance(kind, str) else kind
         self.folder = str(folder)
         self.fs, self.root = _filesystem(self.folder)
-        self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+        self.local = "file" in (
+            self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        )
         try:
             with self.fs.open(f"{self.root}/meta.json", "rb") as fh:
                 self.meta = json.load(fh)
         except FileNotFoundError:
-            raise FileNotFoundError(f"{self.folder}/meta.json: not a complete shard set (meta.json missing); "
-                                    "re-run the stage that writes it") from None
+            raise FileNotFoundError(
+                f"{self.folder}/meta.json: not a complete shard set (meta.json missing); "
+                "re-run the stage that writes it"
+            ) from None
         if self.meta.get("kind") != self.kind.name:
-            raise SchemaError(f"{self.folder}: holds '{self.meta.get('kind')}' shards, expected '{self.kind.name}'")
+            raise SchemaError(
+                f"{self.folder}: holds '{self.meta.get('kind')}' shards, expected '{self.kind.name}'"
+            )
         if self.meta.get("schema_version") != SCHEMA_VERSION:
-            raise SchemaError(f"{self.folder}: schema version {self.meta.get('schema_version')}, "
-                              f"this code reads {SCHEMA_VERSION}; re-run the stage that wrote it")
+            raise SchemaError(
+                f"{self.folder}: schema version {self.meta.get('schema_version')}, "
+                f"this code reads {SCHEMA_VERSION}; re-run the stage that wrote it"
+            )
         self.size = int(self.meta[self.kind.size_key])
         self.schema = self.kind.schema(self.size)
 
@@ -215,7 +237,9 @@ def fixed_list_tensor(column: pa.ChunkedArray | pa.Array, shape: tuple[int, ...]
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     with warnings.catch_warnings():  # Arrow memory is read-only by design; documented above
         warnings.simplefilter("ignore", UserWarning)
-        parts = [torch.from_numpy(c.flatten().to_numpy(zero_copy_only=True)).view(len(c), *shape) for c in chunks]
+        parts = [
+            torch.from_numpy(c.flatten().to_numpy(zero_copy_only=True)).view(len(c), *shape) for c in chunks
+        ]
     if not parts:
         return torch.empty((0, *shape))
     return parts[0] if len(parts) == 1 else torch.cat(parts)
@@ -232,10 +256,14 @@ def load_vertices(shards: ShardSet, split: str) -> torch.Tensor:
         column = shards._read_file(path, ["vertices"]).column("vertices")
         for chunk in column.chunks:
             n = len(chunk)
-            np.copyto(out[start : start + n].numpy().reshape(-1), chunk.flatten().to_numpy(zero_copy_only=True))
+            np.copyto(
+                out[start : start + n].numpy().reshape(-1), chunk.flatten().to_numpy(zero_copy_only=True)
+            )
             start += n
     if start != len(out):
-        raise SchemaError(f"{shards.folder}: meta.json promises {len(out)} {split} rows, the files hold {start}")
+        raise SchemaError(
+            f"{shards.folder}: meta.json promises {len(out)} {split} rows, the files hold {start}"
+        )
     return out
 
 
@@ -258,23 +286,29 @@ class MeshTopology:
 
 def write_template(folder: str | Path, topology: MeshTopology) -> None:
     """Write ``template.npz`` into ``folder`` atomically."""
-    arrays = {"vertices": np.asarray(topology.vertices, np.float32), "faces": np.asarray(topology.faces, np.int64),
-              "topology_id": np.array(topology.topology_id)}
+    arrays = {
+        "vertices": np.asarray(topology.vertices, np.float32),
+        "faces": np.asarray(topology.faces, np.int64),
+        "topology_id": np.array(topology.topology_id),
+    }
     if topology.joint_regressor is not None:
         reg = np.asarray(topology.joint_regressor, np.float32)
         if reg.shape != (17, len(arrays["vertices"])):
-            raise ValueError(f"joint regressor has shape {reg.shape}, expected (17, {len(arrays['vertices'])})")
+            raise ValueError(
+                f"joint regressor has shape {reg.shape}, expected (17, {len(arrays['vertices'])})"
+            )
         arrays["joint_regressor"] = reg
-    with atomic_path(Path(folder) / "template.npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+    with atomic_path(Path(folder) / "template.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def read_template(folder: str | Path) -> MeshTopology:
     """The :class:`MeshTopology` recorded beside a shard set."""
     path = Path(folder) / "template.npz"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: template missing beside the shards; re-run the stage that wrote them")
+        raise FileNotFoundError(
+            f"{path}: template missing beside the shards; re-run the stage that wrote them"
+        )
     with np.load(path, allow_pickle=False) as z:
         reg = z["joint_regressor"] if "joint_regressor" in z.files else None
         return MeshTopology(z["vertices"], z["faces"], str(z["topology_id"]), reg)

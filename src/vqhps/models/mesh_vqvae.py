@@ -115,7 +115,13 @@ class MeshVQVAE(nn.Module):
         self.encoder, self.decoder = _build_layers(hierarchy, self.config)
         c = self.config
         self.quantizer = EMAVectorQuantizer(
-            c.codebook_size, c.code_dim, c.beta, c.decay, c.eps, c.dead_code_restart, c.dead_code_threshold,
+            c.codebook_size,
+            c.code_dim,
+            c.beta,
+            c.decay,
+            c.eps,
+            c.dead_code_restart,
+            c.dead_code_threshold,
             c.data_init,
         )
 

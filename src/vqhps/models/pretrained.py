@@ -23,7 +23,9 @@ def load_mesh_vqvae(path: str | Path, device: str | torch.device = "cpu") -> Mes
     """
     ck = load_checkpoint(Path(path))
     arrays = {k: v.numpy() for k, v in ck["extra"]["hierarchy"].items()}
-    model = MeshVQVAE(MeshHierarchy.from_arrays(arrays, source=str(path)), MeshVQVAEConfig.from_dict(ck["model_config"]))
+    model = MeshVQVAE(
+        MeshHierarchy.from_arrays(arrays, source=str(path)), MeshVQVAEConfig.from_dict(ck["model_config"])
+    )
     model.load_state_dict(ck["model_state"])
     return model.to(device).eval()
 
@@ -98,9 +100,16 @@ def load_vqhps(path: str | Path, device: str | torch.device = "cpu") -> TrainedV
     model.load_state_dict(ck["model_state"])
     vqvae = _mesh_vqvae_from_record(extra["mesh_vqvae"], str(path))
     t = extra["template"]
-    return TrainedVQHPS(model.to(device).eval(), vqvae.to(device), t["joint_regressor"], t["vertices"],
-                        t["faces"],
-                        extra["regime"], ck["params"], ck["step"])
+    return TrainedVQHPS(
+        model.to(device).eval(),
+        vqvae.to(device),
+        t["joint_regressor"],
+        t["vertices"],
+        t["faces"],
+        extra["regime"],
+        ck["params"],
+        ck["step"],
+    )
 
 
 def load_baseline(path: str | Path, device: str | torch.device = "cpu") -> TrainedBaseline:
@@ -111,5 +120,12 @@ def load_baseline(path: str | Path, device: str | torch.device = "cpu") -> Train
     config = RegressionConfig(**{**ck["model_config"], "pretrained": None})
     model = MeshRegressor(config, torch.zeros_like(t["vertices"]), extra["rest_joints"])
     model.load_state_dict(ck["model_state"])  # the state holds the centred template buffer
-    return TrainedBaseline(model.to(device).eval(), t["joint_regressor"], t["vertices"], t["faces"],
-                           extra["regime"], ck["params"], ck["step"])
+    return TrainedBaseline(
+        model.to(device).eval(),
+        t["joint_regressor"],
+        t["vertices"],
+        t["faces"],
+        extra["regime"],
+        ck["params"],
+        ck["step"],
+    )

@@ -181,9 +181,7 @@ def _overlay_panels(ctx: StageContext, test, result, regressor, rescale: float) 
     from vqhps.io.shards import ShardSet
     from vqhps.overlay import overlay_panel
 
-    table = ShardSet(ctx.image_set() / "images", IMAGES).read(
-        "test", ["id", "cam_K", "cam_R", "cam_t"]
-    )
+    table = ShardSet(ctx.image_set() / "images", IMAGES).read("test", ["id", "cam_K", "cam_R", "cam_t"])
     row = {i: n for n, i in enumerate(table.column("id").to_pylist())}
     columns = {k: table.column(k) for k in ("cam_K", "cam_R", "cam_t")}
     panels = []

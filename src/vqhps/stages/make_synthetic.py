@@ -33,7 +33,9 @@ def run(ctx: StageContext) -> dict[str, float]:
     generator = torch.Generator().manual_seed(stage_seed(ctx.params.seed, "make_synthetic"))
     with atomic_path(ctx.out_dir / "meshes") as tmp:
         tmp.mkdir()
-        verts = np.lib.format.open_memmap(tmp / "vertices.npy", "w+", np.float32, (p.n_meshes, body.n_vertices, 3))
+        verts = np.lib.format.open_memmap(
+            tmp / "vertices.npy", "w+", np.float32, (p.n_meshes, body.n_vertices, 3)
+        )
         poses, shapes = [], []
         bar = tqdm(total=p.n_meshes, desc="anny meshes", unit="mesh", disable=not sys.stderr.isatty())
         for start in range(0, p.n_meshes, p.batch_size):
@@ -49,8 +51,14 @@ def run(ctx: StageContext) -> dict[str, float]:
         np.save(tmp / "pose.npy", np.concatenate(poses).astype(np.float32))
         np.save(tmp / "shape.npy", np.concatenate(shapes).astype(np.float32))
         write_template(tmp, MeshTopology(_np(body.template), _np(body.faces), body.topology_id, regressor))
-        meta = {"source": "anny", "topology": p.topology, "topology_id": body.topology_id,
-                "n_meshes": p.n_meshes, "n_vertices": body.n_vertices, "gender": "neutral"}
+        meta = {
+            "source": "anny",
+            "topology": p.topology,
+            "topology_id": body.topology_id,
+            "n_meshes": p.n_meshes,
+            "n_vertices": body.n_vertices,
+            "gender": "neutral",
+        }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return {"n_meshes": p.n_meshes, "n_vertices": body.n_vertices}
 

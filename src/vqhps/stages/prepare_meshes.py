@@ -39,11 +39,15 @@ def _from_motions(ctx: StageContext) -> dict[str, float]:
     p, root = ctx.section, Path(ctx.params.data_root)
     seed = stage_seed(ctx.params.seed, "prepare_meshes", p.source)
     try:
-        rows = [mesh_sets.motion_mesh_rows(root, p.source, p.amass_subsets, p.frames_per_file,
-                                           dict(p.split_fractions), seed)]
+        rows = [
+            mesh_sets.motion_mesh_rows(
+                root, p.source, p.amass_subsets, p.frames_per_file, dict(p.split_fractions), seed
+            )
+        ]
         if p.eval_meshes == "3dpw":
-            rows += [mesh_sets.threedpw_mesh_rows(root, s, p.eval_frame_stride)
-                     for s in ("validation", "test")]
+            rows += [
+                mesh_sets.threedpw_mesh_rows(root, s, p.eval_frame_stride) for s in ("validation", "test")
+            ]
         models = mesh_sets.load_models(root, "smplh")
         regressor = mesh_sets.load_regressor(root)
     except (FileNotFoundError, KeyError, ValueError) as err:
@@ -51,8 +55,15 @@ def _from_motions(ctx: StageContext) -> dict[str, float]:
     neutral = models["neutral"]
     counts = dict.fromkeys(SPLITS, 0)
     with atomic_path(ctx.out_dir / "shards") as tmp:
-        writer = ShardWriter(tmp, MESHES, int(neutral.v_template.shape[0]), p.shard_size, p.row_group_size,
-                             p.compression, meta={"topology_id": TOPOLOGY_ID, "source": p.source})
+        writer = ShardWriter(
+            tmp,
+            MESHES,
+            int(neutral.v_template.shape[0]),
+            p.shard_size,
+            p.row_group_size,
+            p.compression,
+            meta={"topology_id": TOPOLOGY_ID, "source": p.source},
+        )
         total = sum(len(r) for r in rows)
         bar = tqdm(total=total, desc="mesh shards", unit="mesh", disable=not sys.stderr.isatty())
         for part in rows:
@@ -82,8 +93,15 @@ def _from_synthetic(ctx: StageContext) -> dict[str, float]:
     ids = np.array([f"{meta['source']}-{i:07d}" for i in range(n)], dtype=object)
     counts = {}
     with atomic_path(ctx.out_dir / "shards") as tmp:
-        writer = ShardWriter(tmp, MESHES, n_vertices, p.shard_size, p.row_group_size, p.compression,
-                             meta={"topology_id": meta["topology_id"], "source": meta["source"]})
+        writer = ShardWriter(
+            tmp,
+            MESHES,
+            n_vertices,
+            p.shard_size,
+            p.row_group_size,
+            p.compression,
+            meta={"topology_id": meta["topology_id"], "source": meta["source"]},
+        )
         bar = tqdm(total=n, desc="mesh shards", unit="mesh", disable=not sys.stderr.isatty())
         for split in SPLITS:
             rows = np.flatnonzero(splits == split)  # ascending index = ascending id: deterministic order
@@ -91,11 +109,17 @@ def _from_synthetic(ctx: StageContext) -> dict[str, float]:
             for chunk in np.array_split(rows, max(1, int(np.ceil(len(rows) / p.shard_size)))):
                 if not len(chunk):
                     continue
-                writer.add({
-                    "id": ids[chunk].tolist(), "source": [meta["source"]] * len(chunk), "split": [split] * len(chunk),
-                    "vertices": np.ascontiguousarray(verts[chunk]), "pose": list(pose[chunk]),
-                    "shape": list(shape[chunk]), "gender": [meta["gender"]] * len(chunk),
-                })
+                writer.add(
+                    {
+                        "id": ids[chunk].tolist(),
+                        "source": [meta["source"]] * len(chunk),
+                        "split": [split] * len(chunk),
+                        "vertices": np.ascontiguousarray(verts[chunk]),
+                        "pose": list(pose[chunk]),
+                        "shape": list(shape[chunk]),
+                        "gender": [meta["gender"]] * len(chunk),
+                    }
+                )
                 bar.update(len(chunk))
         bar.close()
         writer.close()

@@ -29,14 +29,28 @@ def run(ctx: StageContext) -> dict[str, float]:
     meshes = ShardSet(src, MESHES)
     topology = read_template(src)
     if topology.joint_regressor is None:
-        raise UserError(f"{src}/template.npz has no joint regressor; re-run make_synthetic and prepare_meshes")
+        raise UserError(
+            f"{src}/template.npz has no joint regressor; re-run make_synthetic and prepare_meshes"
+        )
     seed = stage_seed(ctx.params.seed, "render_images")
     counts, visible = {}, []
     with atomic_path(ctx.out_dir / "images") as img_dir, atomic_path(ctx.out_dir / "meshes") as mesh_dir:
-        images = ShardWriter(img_dir, IMAGES, 17, p.shard_size, row_group_size=256,
-                             meta={"topology_id": topology.topology_id, "image_size": p.image_size})
-        gt = ShardWriter(mesh_dir, MESHES, meshes.size, p.shard_size, row_group_size=256,
-                         meta={"topology_id": topology.topology_id, "source": "anny"})
+        images = ShardWriter(
+            img_dir,
+            IMAGES,
+            17,
+            p.shard_size,
+            row_group_size=256,
+            meta={"topology_id": topology.topology_id, "image_size": p.image_size},
+        )
+        gt = ShardWriter(
+            mesh_dir,
+            MESHES,
+            meshes.size,
+            p.shard_size,
+            row_group_size=256,
+            meta={"topology_id": topology.topology_id, "source": "anny"},
+        )
         index = 0
         for split in SPLITS:
             rows = _select(meshes, split, p.max_meshes.get(split, -1))
@@ -47,21 +61,37 @@ def run(ctx: StageContext) -> dict[str, float]:
             verts = fixed_list_tensor(rows.column("vertices"), (meshes.size, 3)).numpy()
             ids = rows.column("id").to_pylist()
             tasks = np.repeat(np.arange(len(ids)), p.views_per_mesh)
-            samples = render_many(verts[tasks], topology.faces, topology.joint_regressor, seed,
-                                  indices=range(index, index + len(tasks)), image_size=p.image_size,
-                                  workers=ctx.workers)
+            samples = render_many(
+                verts[tasks],
+                topology.faces,
+                topology.joint_regressor,
+                seed,
+                indices=range(index, index + len(tasks)),
+                image_size=p.image_size,
+                workers=ctx.workers,
+            )
             batch = []
             for task, sample in zip(tasks, samples, strict=True):
                 view = len(batch) % p.views_per_mesh
-                batch.append(_image_row(ids[task], view, split, sample,
-                                        encode_image(sample.image, p.image_format, p.jpeg_quality)))
+                batch.append(
+                    _image_row(
+                        ids[task],
+                        view,
+                        split,
+                        sample,
+                        encode_image(sample.image, p.image_format, p.jpeg_quality),
+                    )
+                )
                 visible.append(float(sample.keypoints2d[:, 2].mean()))
             images.add(_columns(batch))
             index += len(tasks)
         images.close()
         gt.close()
         write_template(mesh_dir, topology)
-    return {**{f"n_{s}": counts[s] for s in SPLITS}, "keypoint_visible_frac": float(np.mean(visible or [0.0]))}
+    return {
+        **{f"n_{s}": counts[s] for s in SPLITS},
+        "keypoint_visible_frac": float(np.mean(visible or [0.0])),
+    }
 
 
 def _select(meshes: ShardSet, split: str, limit: int):
@@ -72,9 +102,19 @@ def _select(meshes: ShardSet, split: str, limit: int):
 def _image_row(mesh_id: str, view: int, split: str, sample, data: bytes) -> dict:
     h, w = sample.image.shape[:2]
     return {
-        "id": f"{mesh_id}-v{view}", "mesh_id": mesh_id, "source": "anny", "split": split, "image": data,
-        "height": h, "width": w, "keypoints2d": sample.keypoints2d, "bbox": sample.bbox,
-        "global_rot": sample.global_rot_cam, "cam_K": sample.cam_K, "cam_R": sample.cam_R, "cam_t": sample.cam_t,
+        "id": f"{mesh_id}-v{view}",
+        "mesh_id": mesh_id,
+        "source": "anny",
+        "split": split,
+        "image": data,
+        "height": h,
+        "width": w,
+        "keypoints2d": sample.keypoints2d,
+        "bbox": sample.bbox,
+        "global_rot": sample.global_rot_cam,
+        "cam_K": sample.cam_K,
+        "cam_R": sample.cam_R,
+        "cam_t": sample.cam_t,
     }
 
 

@@ -27,22 +27,36 @@ def run(ctx: StageContext) -> dict[str, float]:
     meshes = ShardSet(ctx.upstream("prepare_meshes") / "shards", MESHES)
     metrics: dict[str, float] = {"n_tokens": model.n_tokens, "codebook_size": model.codebook_size}
     with atomic_path(ctx.out_dir / "tokens") as tmp:
-        writer = ShardWriter(tmp, TOKENS, model.n_tokens, p.shard_size,
-                             meta={"codebook_size": model.codebook_size, "mesh_shards": str(meshes.folder)})
+        writer = ShardWriter(
+            tmp,
+            TOKENS,
+            model.n_tokens,
+            p.shard_size,
+            meta={"codebook_size": model.codebook_size, "mesh_shards": str(meshes.folder)},
+        )
         for split in SPLITS:
             all_idx, all_err = [], []
             for group in meshes.iter_row_groups(split, ["id", "vertices"]):
                 verts = fixed_list_tensor(group.column("vertices"), (meshes.size, 3))
                 idx, err = tokenize(model, verts, batch_size=p.batch_size, device=ctx.device)
-                writer.add({"id": group.column("id"), "split": [split] * len(idx), "tokens": idx.astype(np.int16),
-                            "pve_mm": err.astype(np.float32)})
+                writer.add(
+                    {
+                        "id": group.column("id"),
+                        "split": [split] * len(idx),
+                        "tokens": idx.astype(np.int16),
+                        "pve_mm": err.astype(np.float32),
+                    }
+                )
                 all_idx.append(idx)
                 all_err.append(err)
             if all_idx:
                 idx, err = np.concatenate(all_idx), np.concatenate(all_err)
-                metrics |= {f"{split}_pve_mm": float(err.mean()), f"{split}_meshes": len(err),
-                            f"{split}_perplexity": float(codebook_perplexity(idx, model.codebook_size)),
-                            f"{split}_codes_in_use": float(codebook_usage(idx, model.codebook_size))}
+                metrics |= {
+                    f"{split}_pve_mm": float(err.mean()),
+                    f"{split}_meshes": len(err),
+                    f"{split}_perplexity": float(codebook_perplexity(idx, model.codebook_size)),
+                    f"{split}_codes_in_use": float(codebook_usage(idx, model.codebook_size)),
+                }
         writer.close()
     return metrics
 

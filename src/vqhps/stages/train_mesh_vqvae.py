@@ -37,17 +37,28 @@ def run(ctx: StageContext) -> dict[str, float]:
     if not len(train) or not len(val):
         raise UserError(f"{src}: needs train and val meshes (have {len(train)} and {len(val)})")
     try:
-        settings_h = HierarchySettings(levels=tuple(p.hierarchy.levels),
-                                       forced_centers=tuple(p.hierarchy.forced_centers))
-        hierarchy = build_hierarchy(topology.faces, len(topology.vertices), settings_h, cache_dir=_cache_dir())
+        settings_h = HierarchySettings(
+            levels=tuple(p.hierarchy.levels), forced_centers=tuple(p.hierarchy.forced_centers)
+        )
+        hierarchy = build_hierarchy(
+            topology.faces, len(topology.vertices), settings_h, cache_dir=_cache_dir()
+        )
         model = MeshVQVAE(hierarchy, MeshVQVAEConfig.from_dict(to_plain(p.model)))
     except ValueError as err:  # hierarchy and channels that do not fit together: a params problem
         raise UserError(f"{ctx.experiment}.train_mesh_vqvae: {err}") from None
     ctx.log(f"hierarchy points per level {hierarchy.point_counts}: {model.n_tokens} tokens")
-    ctx.tracker.log_metrics({"n_tokens": model.n_tokens, "n_parameters": sum(t.numel() for t in model.parameters())})
-    settings = TrainSettings(steps=p.steps, batch_size=p.batch_size, lr=p.lr, val_every=p.val_every,
-                             ckpt_every=p.ckpt_every, seed=stage_seed(ctx.params.seed, "train_mesh_vqvae") % 2**31,
-                             max_val_meshes=None if p.max_val_meshes < 0 else p.max_val_meshes)
+    ctx.tracker.log_metrics(
+        {"n_tokens": model.n_tokens, "n_parameters": sum(t.numel() for t in model.parameters())}
+    )
+    settings = TrainSettings(
+        steps=p.steps,
+        batch_size=p.batch_size,
+        lr=p.lr,
+        val_every=p.val_every,
+        ckpt_every=p.ckpt_every,
+        seed=stage_seed(ctx.params.seed, "train_mesh_vqvae") % 2**31,
+        max_val_meshes=None if p.max_val_meshes < 0 else p.max_val_meshes,
+    )
     params = section_dict(ctx.params, "train_mesh_vqvae")
     work = ctx.out_dir / "work" / "last.pt"
     if work.is_file() and load_checkpoint(work).get("params") != params:
