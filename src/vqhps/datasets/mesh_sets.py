@@ -78,7 +78,7 @@ def load_models(
 
 
 def load_regressor(data_root: str | os.PathLike) -> np.ndarray:
-    """``<data_root>/body_models/J_regressor_h36m.npy``: (17, V) float64, rows as protocols.H36M_JOINT_NAMES."""
+    """``<data_root>/body_models/J_regressor_h36m.npy``: (17, V) float64, rows as H36M_JOINT_NAMES."""
     path = Path(data_root) / "body_models" / "J_regressor_h36m.npy"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: H36M joint regressor missing; run check_data for instructions")
