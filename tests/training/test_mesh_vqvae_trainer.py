@@ -16,11 +16,11 @@ from vqhps.checkpoint import load_checkpoint  # noqa: E402
 from vqhps.geometry import random_rotations  # noqa: E402
 from vqhps.models.mesh_hierarchy import HierarchySettings, MeshHierarchy, build_hierarchy  # noqa: E402
 from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig  # noqa: E402
+from vqhps.models.pretrained import load_mesh_vqvae
 from vqhps.training.mesh_vqvae_trainer import (  # noqa: E402
     TrainSettings,
     _procrustes_align,
     evaluate_reconstruction,
-    load_trained_model,
     tokenize,
     train_mesh_vqvae,
 )
@@ -76,7 +76,7 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, data):
     assert res_full["val_pve_mm"] == res_resumed["val_pve_mm"]
     ck = load_checkpoint(tmp_path / "b.pt")
     assert ck["step"] == 6 and ck["model_config"] == CONFIG.to_dict()
-    rebuilt = load_trained_model(tmp_path / "b.pt")
+    rebuilt = load_mesh_vqvae(tmp_path / "b.pt")
     assert rebuilt.n_tokens == h.n_tokens and rebuilt.codebook_size == CONFIG.codebook_size
     assert torch.equal(rebuilt.encode_indices(val), resumed.eval().encode_indices(val))
 

@@ -22,12 +22,14 @@ def load_mesh_vqvae(path: str | Path, device: str | torch.device = "cpu") -> Mes
     duplicated in params.
     """
     ck = load_checkpoint(Path(path))
-    arrays = {k: v.numpy() for k, v in ck["extra"]["hierarchy"].items()}
-    model = MeshVQVAE(
-        MeshHierarchy.from_arrays(arrays, source=str(path)), MeshVQVAEConfig.from_dict(ck["model_config"])
-    )
-    model.load_state_dict(ck["model_state"])
-    return model.to(device).eval()
+    if "hierarchy" not in ck.get("extra", {}):
+        raise ValueError(f"{path}: no mesh hierarchy stored; it was not written by train_mesh_vqvae")
+    record = {
+        "hierarchy": ck["extra"]["hierarchy"],
+        "model_config": ck["model_config"],
+        "model_state": ck["model_state"],
+    }
+    return _mesh_vqvae_from_record(record, source=str(path)).to(device)
 
 
 def _mesh_vqvae_from_record(record: dict, source: str) -> MeshVQVAE:

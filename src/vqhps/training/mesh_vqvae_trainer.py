@@ -15,8 +15,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from vqhps.models.mesh_hierarchy import MeshHierarchy
-from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
+from vqhps.models.mesh_vqvae import MeshVQVAE
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -175,22 +174,6 @@ def evaluate_reconstruction(
         "perplexity": float(torch.exp(-(probs * torch.log(probs + 1e-10)).sum())),
         "codes_in_use": float((counts > 0).double().mean()),
     }
-
-
-def load_trained_model(ckpt_path: Path, device: str | torch.device = "cpu") -> MeshVQVAE:
-    """Rebuild a model from a checkpoint of :func:`train_mesh_vqvae` alone (hierarchy, config and weights).
-
-    The token count and codebook size therefore come from the checkpoint (``model.n_tokens``,
-    ``model.codebook_size``), never from separate parameters. The model is returned in eval mode.
-    """
-    ck = load_checkpoint(ckpt_path, map_location="cpu")
-    arrays = ck.get("extra", {}).get("hierarchy")
-    if arrays is None:
-        raise ValueError(f"{ckpt_path}: no mesh hierarchy stored; it was not written by train_mesh_vqvae")
-    hierarchy = MeshHierarchy.from_arrays(arrays, source=f"checkpoint {Path(ckpt_path).name}")
-    model = MeshVQVAE(hierarchy, MeshVQVAEConfig.from_dict(ck["model_config"]))
-    model.load_state_dict(ck["model_state"])
-    return model.to(device).eval()
 
 
 def _validate(
