@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -75,16 +75,13 @@ _EVAL_CODE = (
 )
 _TABLES_CODE = ("src/vqhps/evaluation.py", "src/vqhps/tables.py", "src/vqhps/data/paper_numbers.csv")
 
-_DEMO = (
-    Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
-    Stage("make_synthetic", outs=("meshes/",), deps=("check_data/record.json",), code=("src/vqhps/body",)),
-    Stage("prepare_meshes", outs=("shards/",), deps=("make_synthetic/meshes/",), code=("src/vqhps/io",)),
-    Stage(
-        "render_images",
-        outs=("images/", "meshes/"),
-        deps=("prepare_meshes/shards/",),
-        code=("src/vqhps/render",),
-    ),
+
+def _model_stages(images: str) -> tuple[Stage, ...]:
+    """The stages after the data: shared by every experiment, reading the image set of stage ``images``."""
+    return tuple(replace(s, deps=tuple(d.replace("{images}", images) for d in s.deps)) for s in _MODEL_STAGES)
+
+
+_MODEL_STAGES = (
     Stage(
         "train_mesh_vqvae",
         outs=("model.pt", "curves.csv"),
@@ -100,14 +97,14 @@ _DEMO = (
     Stage(
         "train_vqhps",
         outs=("model.pt", "curves.csv"),
-        deps=("render_images/images/", "render_images/meshes/", "train_mesh_vqvae/model.pt"),
+        deps=("{images}/images/", "{images}/meshes/", "train_mesh_vqvae/model.pt"),
         code=_IMAGE_CODE + _VQVAE_CODE[:4],
         regimes=("full", "scarce"),
     ),
     Stage(
         "train_baseline",
         outs=("model.pt", "curves.csv"),
-        deps=("render_images/images/", "render_images/meshes/"),
+        deps=("{images}/images/", "{images}/meshes/"),
         code=_IMAGE_CODE,
         regimes=("full", "scarce"),
     ),
@@ -115,8 +112,8 @@ _DEMO = (
         "evaluate",
         outs=("per_sample.parquet", "plots/"),
         deps=(
-            "render_images/images/",
-            "render_images/meshes/",
+            "{images}/images/",
+            "{images}/meshes/",
             "train_mesh_vqvae/model.pt",
             "train_vqhps/full/model.pt",
             "train_vqhps/scarce/model.pt",
@@ -128,9 +125,22 @@ _DEMO = (
     Stage("make_tables", outs=("tables/",), deps=("evaluate/metrics.json",), code=_TABLES_CODE),
 )
 
+
+_DEMO_DATA = (
+    Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
+    Stage("make_synthetic", outs=("meshes/",), deps=("check_data/record.json",), code=("src/vqhps/body",)),
+    Stage("prepare_meshes", outs=("shards/",), deps=("make_synthetic/meshes/",), code=("src/vqhps/io",)),
+    Stage(
+        "render_images",
+        outs=("images/", "meshes/"),
+        deps=("prepare_meshes/shards/",),
+        code=("src/vqhps/render",),
+    ),
+)
+
 _PAPER_DATA_CODE = ("src/vqhps/io", "src/vqhps/datasets", "src/vqhps/body", "src/vqhps/data/splits.py")
 
-_PAPER = (
+_PAPER_DATA = (
     Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
     Stage(
         "prepare_meshes",
@@ -148,7 +158,10 @@ _PAPER = (
     ),
 )
 
-EXPERIMENT_STAGES: dict[str, tuple[Stage, ...]] = {"demo": _DEMO, "paper": _PAPER}
+EXPERIMENT_STAGES: dict[str, tuple[Stage, ...]] = {
+    "demo": _DEMO_DATA + _model_stages("render_images"),
+    "paper": _PAPER_DATA + _model_stages("prepare_images"),
+}
 
 # The stage writing each experiment's image set (``images/`` + ``meshes/`` shard sets): rendered Anny
 # humans in the demo, crops of the real datasets in the paper. Later stages read it through this name.
@@ -157,7 +170,7 @@ IMAGE_SET_STAGE: dict[str, str] = {"demo": "render_images", "paper": "prepare_im
 # What `snakemake <target>` builds for each experiment: its last stages.
 FINAL_OUTPUTS: dict[str, tuple[str, ...]] = {
     "demo": ("make_tables/metrics.json", "tokenize_meshes/metrics.json"),
-    "paper": ("prepare_images/metrics.json",),
+    "paper": ("make_tables/metrics.json", "tokenize_meshes/metrics.json"),
 }
 
 

@@ -117,6 +117,9 @@ def run(ctx: StageContext) -> dict[str, float]:
         ctx.out_dir / "per_sample.parquet",
     )
     metrics = ev.summarize(results)
+    sources = [s["source"] for s in test.samples]
+    if len(set(sources)) > 1:  # e.g. 3DPW test and EMDB-1: reported apart, never averaged together
+        metrics |= ev.summarize_by_source(results, sources)
     for res in results:
         shown = ", ".join(f"{k} {metrics[f'{res.spec.label}/{k}']:.1f}" for k in res.errors)
         ctx.log(f"{res.spec.label:<16} {shown}")

@@ -28,16 +28,21 @@ def run(ctx: StageContext) -> dict[str, float]:
     if not source.is_file():
         raise UserError(f"{source} is missing: run the evaluate stage first (`snakemake {source}`)")
     metrics = json.loads(source.read_text())
+    sources = sorted({k.split(":", 1)[0] for k in metrics if ":" in k.split("/", 1)[0]})
+    groups = [(f"{s}:", s) for s in sources] or [("", p.dataset)]  # per test source when several
+    rows = []
     try:
-        rows = measured_rows(
-            metrics,
-            data=p.data,
-            dataset=p.dataset,
-            backbone=p.backbone,
-            training_data=dict(p.training_data),
-            regimes=REGIMES,
-            protocols=p.protocols,
-        )
+        for prefix, dataset in groups:
+            part = {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
+            rows += measured_rows(
+                part,
+                data=p.data,
+                dataset=dataset,
+                backbone=p.backbone,
+                training_data=dict(p.training_data),
+                regimes=REGIMES,
+                protocols=p.protocols,
+            )
     except ValueError as err:
         raise UserError(f"{source}: {err}") from None
     written = build_tables(rows, None, ctx.out_dir / "tables")
