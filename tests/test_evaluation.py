@@ -194,3 +194,14 @@ def test_headline_numbers_are_computed_differences_with_their_sign():
     assert head["full/vqhps/vqhps_minus_oracle_mpjpe_mm"] == pytest.approx(
         metrics["vqhps_full/vqhps/mpjpe_mm"] - metrics["oracle/vqhps/mpjpe_mm"]
     )
+
+
+def test_means_by_source_never_mix_test_sets():
+    # given two test sources with different errors for one method
+    spec = ev.MethodSpec("oracle", ev.NO_REGIME)
+    res = ev.MethodResult(spec, np.array([0, 1, 2]), {"vqhps/pve_mm": np.array([10.0, 20.0, 30.0])}, {},
+                       np.zeros((0, 1, 3), np.float32), None)  # fmt: skip
+    # when summarised per source
+    out = ev.summarize_by_source([res], ["3dpw", "emdb1", "emdb1"])
+    # then each source has its own mean, and the overall mean is not among them
+    assert out == {"3dpw:oracle/vqhps/pve_mm": 10.0, "emdb1:oracle/vqhps/pve_mm": 25.0}
