@@ -20,11 +20,16 @@ export MALLOC_TOP_PAD_ ?= 1073741824
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# pip on these machines warns once per package about an absent local index; keep real errors visible.
+PIP := set -o pipefail; $(PY) -m pip install --quiet
+QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@echo "installing torch==2.13.0, then requirements.lock (~2-3 min on a fresh machine)"
+	$(PIP) torch==2.13.0 $(QUIET)
+	$(PIP) -r requirements.lock $(QUIET)
+	$(PIP) --no-deps --no-build-isolation -e . $(QUIET)
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv with the pinned environment
