@@ -187,6 +187,7 @@ class RegimeParams:
     sources: tuple[str, ...]  # image ``source`` values kept (demo: [anny]; paper scarce run: [3dpw])
     fraction: float  # seeded subset of the kept train images, in (0, 1] (1 = all of them)
     steps: int | None = None  # overrides the stage's ``steps`` for this regime (null = same)
+    val_sources: tuple[str, ...] | None = None  # val images' sources (null = ``sources``; paper: [3dpw])
 
     def __post_init__(self) -> None:
         if not 0.0 < self.fraction <= 1.0:

@@ -17,6 +17,7 @@ from vqhps.cli import StageContext, UserError, stage_main
 
 STAGE = "make_tables"
 REGIMES = ("full", "scarce")
+TABLE_DATASET = {"emdb1": "emdb"}  # image source -> test-set key of vqhps/data/paper_numbers.csv
 
 
 def run(ctx: StageContext) -> dict[str, float]:
@@ -29,7 +30,8 @@ def run(ctx: StageContext) -> dict[str, float]:
         raise UserError(f"{source} is missing: run the evaluate stage first (`snakemake {source}`)")
     metrics = json.loads(source.read_text())
     sources = sorted({k.split(":", 1)[0] for k in metrics if ":" in k.split("/", 1)[0]})
-    groups = [(f"{s}:", s) for s in sources] or [("", p.dataset)]  # per test source when several
+    # per test source when several, named as the paper rows name their test sets (3dpw, emdb = EMDB-1)
+    groups = [(f"{s}:", TABLE_DATASET.get(s, s)) for s in sources] or [("", p.dataset)]
     rows = []
     try:
         for prefix, dataset in groups:

@@ -59,6 +59,7 @@ def run(ctx: StageContext) -> dict[str, float]:
             aug,
             mirror_permutation(topology, aug.flip_prob),
             None if p.max_val_images < 0 else p.max_val_images,
+            regime.val_sources,
         )
         rest = torch.from_numpy(rest_joints(topology))
     except ValueError as err:

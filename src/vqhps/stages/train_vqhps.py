@@ -69,6 +69,7 @@ def run(ctx: StageContext) -> dict[str, float]:
             aug,
             mirror_permutation(topology, aug.flip_prob),
             None if p.max_val_images < 0 else p.max_val_images,
+            regime.val_sources,
         )
     except ValueError as err:
         raise UserError(str(err)) from None

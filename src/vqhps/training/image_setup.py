@@ -96,27 +96,31 @@ def regime_datasets(
     aug: AugmentSettings,
     permutation: np.ndarray | None,
     max_val_images: int | None = None,
+    val_sources: Sequence[str] | None = None,
 ) -> RegimeData:
     """Datasets of one regime.
 
     Args:
         images_dir, meshes_dir: the image set and its canonical GT meshes.
-        sources: image sources used for training and validation.
+        sources: image sources used for training (and validation unless ``val_sources`` is given).
         fraction: seeded fraction of the train images (scarce regime < 1).
         subset_seed: seed of that subset (share it between models so they train on the same images).
         data_seed: seed of the augmentation draws.
         permutation: vertex mirror permutation (None: no flips).
         max_val_images: keep the first this many val images (None = all).
+        val_sources: image sources of the val images (the paper validates every regime on 3DPW).
 
     Raises:
         ValueError: no train or no val image is left.
     """
     train_cfg, val_cfg = crop_configs(crop_size, aug)
     train = load_image_split(str(images_dir), str(meshes_dir), "train", sources, fraction, subset_seed)
-    val = load_image_split(str(images_dir), str(meshes_dir), "val", sources, max_images=max_val_images)
+    val_sources = sources if val_sources is None else val_sources
+    val = load_image_split(str(images_dir), str(meshes_dir), "val", val_sources, max_images=max_val_images)
     if not len(train) or not len(val):
         raise ValueError(
-            f"{images_dir}: need train and val images from {list(sources)}; have {len(train)} and {len(val)}"
+            f"{images_dir}: need train images from {list(sources)} and val images from {list(val_sources)}; "
+            f"have {len(train)} and {len(val)}"
         )
     train_ds = ImageCropDataset(train.samples, train_cfg, vertex_permutation=permutation, seed=data_seed)
     val_ds = ImageCropDataset(val.samples, val_cfg, seed=data_seed)
