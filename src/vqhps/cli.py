@@ -55,6 +55,11 @@ class StageContext:
         """One line to the stage log (stderr and the Snakemake log file)."""
         logging.getLogger(f"vqhps.stages.{self.stage}").info("%s", message)
 
+    def log_curve(self, metrics: dict[str, float], step: int) -> None:
+        """A training-curve point: to MLflow (with its step) and one line to the stage log."""
+        self.tracker.log_metrics(metrics, step=step)
+        self.log(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())))
+
     def image_set(self) -> Path:
         """Folder of this experiment's image set (``images/`` and ``meshes/`` shard sets)."""
         from vqhps.pipeline import IMAGE_SET_STAGE

@@ -103,7 +103,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         work,
         model_config=asdict(config),
         params=params,
-        log=lambda m, s: ctx.tracker.log_metrics(m, step=s),
+        log=ctx.log_curve,
         device=ctx.device,
     )
     seconds = time.perf_counter() - started

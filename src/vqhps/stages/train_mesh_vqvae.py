@@ -9,7 +9,6 @@ params. ``metrics.json``: val/test PVE and PA-PVE (mm), perplexity, codes in use
 
 from __future__ import annotations
 
-import csv
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import MESHES
 from vqhps.io.shards import ShardSet, load_vertices, read_template
 from vqhps.seeding import stage_seed
+from vqhps.training.curves import write_curves_csv
 
 
 def run(ctx: StageContext) -> dict[str, float]:
@@ -63,34 +63,20 @@ def run(ctx: StageContext) -> dict[str, float]:
     work = ctx.out_dir / "work" / "last.pt"
     if work.is_file() and load_checkpoint(work).get("params") != params:
         work.unlink()  # an older run with other params: start over rather than mix the two
-    curves = _CurveLog(ctx)
-    train_mesh_vqvae(model, train, val, settings, work, log=curves, device=ctx.device, params=params)
+    curves: list[dict[str, float]] = []
+
+    def log(metrics: dict[str, float], step: int) -> None:
+        ctx.log_curve(metrics, step)
+        curves.append({"step": step, **metrics})
+
+    train_mesh_vqvae(model, train, val, settings, work, log=log, device=ctx.device, params=params)
     final = {f"val_{k}": v for k, v in evaluate_reconstruction(model, val, device=ctx.device).items()}
     if len(test):
         final |= {f"test_{k}": v for k, v in evaluate_reconstruction(model, test, device=ctx.device).items()}
-    curves.write(ctx.out_dir / "curves.csv")
+    write_curves_csv(ctx.out_dir / "curves.csv", curves)
     with atomic_path(ctx.out_dir / "model.pt") as tmp:
         shutil.copyfile(work, tmp)
     return final | {"n_tokens": model.n_tokens, "codebook_size": model.codebook_size, "steps": p.steps}
-
-
-class _CurveLog:
-    """Validation curves: to MLflow as they come, and to curves.csv (a DVC plot) at the end."""
-
-    def __init__(self, ctx: StageContext) -> None:
-        self.ctx = ctx
-        self.rows: list[dict[str, float]] = []
-
-    def __call__(self, metrics: dict[str, float], step: int) -> None:
-        self.ctx.tracker.log_metrics(metrics, step=step)
-        self.rows.append({"step": step, **metrics})
-
-    def write(self, path: Path) -> None:
-        keys = sorted({k for row in self.rows for k in row} - {"step"})
-        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["step", *keys])
-            writer.writeheader()
-            writer.writerows(self.rows)
 
 
 def _cache_dir() -> Path:
