@@ -55,6 +55,34 @@ class StageContext:
         """One line to the stage log (stderr and the Snakemake log file)."""
         logging.getLogger(f"vqhps.stages.{self.stage}").info("%s", message)
 
+    def regime(self) -> tuple[str, Any]:
+        """The ``--regime`` of this job and its params entry (``<stage>.regimes.<name>``)."""
+        name, regimes = self.args.regime, self.section.regimes
+        if name not in regimes:
+            raise UserError(
+                f"--regime {name!r}: {self.experiment}.{self.stage}.regimes defines {sorted(regimes)}"
+            )
+        return name, regimes[name]
+
+    def run_params(self) -> dict[str, Any]:
+        """What a training run stores in its checkpoint: seed, its section and its regime."""
+        return section_dict(self.params, self.stage) | (
+            {"regime": self.args.regime} if self.args.regime else {}
+        )
+
+    def work_checkpoint(self) -> Path:
+        """The resumable checkpoint ``work/last.pt`` of this job (not a DVC/Snakemake output).
+
+        A checkpoint left by an earlier run with other params is removed, so a re-run never mixes two
+        configurations; one with the same params is resumed from.
+        """
+        from vqhps.checkpoint import load_checkpoint
+
+        work = self.out_dir / "work" / "last.pt"
+        if work.is_file() and load_checkpoint(work).get("params") != self.run_params():
+            work.unlink()
+        return work
+
     def log_curve(self, metrics: dict[str, float], step: int) -> None:
         """A training-curve point: to MLflow (with its step) and one line to the stage log."""
         self.tracker.log_metrics(metrics, step=step)

@@ -15,7 +15,6 @@ import time
 from dataclasses import asdict
 
 from vqhps.cli import StageContext, UserError, stage_main
-from vqhps.config import section_dict
 from vqhps.configtools import to_plain
 from vqhps.seeding import stage_seed
 
@@ -25,14 +24,13 @@ STAGE = "train_baseline"
 def run(ctx: StageContext) -> dict[str, float]:
     import torch
 
-    from vqhps.checkpoint import load_checkpoint, save_checkpoint
+    from vqhps.checkpoint import save_checkpoint
     from vqhps.io.shards import read_template
     from vqhps.models.regression import MeshRegressor, RegressionConfig, RegressionLossWeights
     from vqhps.training.curves import write_curves_csv
     from vqhps.training.image_setup import (
         AugmentSettings,
-        mirror_permutation,
-        regime_datasets,
+        regime_data,
         rest_joints,
         topology_record,
         train_settings,
@@ -40,27 +38,13 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.training.image_tasks import BaselineTask
     from vqhps.training.image_trainer import is_main_process, train_image_model
 
-    p, name = ctx.section, ctx.args.regime
-    if name not in p.regimes:
-        raise UserError(f"--regime {name!r}: {ctx.experiment}.{STAGE}.regimes defines {sorted(p.regimes)}")
-    regime = p.regimes[name]
+    p = ctx.section
+    name, regime = ctx.regime()
     render = ctx.image_set()
     topology = read_template(render / "meshes")
     aug = AugmentSettings(**to_plain(p.augment))
     try:
-        data = regime_datasets(
-            render / "images",
-            render / "meshes",
-            regime.sources,
-            regime.fraction,
-            stage_seed(ctx.params.seed, "image_subset", name),
-            stage_seed(ctx.params.seed, "image_augment", name) % 2**31,
-            p.crop_size,
-            aug,
-            mirror_permutation(topology, aug.flip_prob),
-            None if p.max_val_images < 0 else p.max_val_images,
-            regime.val_sources,
-        )
+        data = regime_data(render, topology, p, aug, regime, name, ctx.params.seed)
         rest = torch.from_numpy(rest_joints(topology))
     except ValueError as err:
         raise UserError(str(err)) from None
@@ -83,10 +67,8 @@ def run(ctx: StageContext) -> dict[str, float]:
         torch.from_numpy(topology.joint_regressor), RegressionLossWeights(**to_plain(p.loss_weights))
     )
     steps = regime.steps or p.steps
-    params = section_dict(ctx.params, STAGE) | {"regime": name}
-    work = ctx.out_dir / "work" / "last.pt"
-    if work.is_file() and load_checkpoint(work).get("params") != params:
-        work.unlink()  # an older run with other params: start over rather than mix the two
+    params = ctx.run_params()
+    work = ctx.work_checkpoint()
     n_params = sum(t.numel() for t in model.parameters())
     ctx.tracker.log_metrics({"n_parameters": n_params, "n_train_images": data.n_train})
     if ctx.device == "cpu":

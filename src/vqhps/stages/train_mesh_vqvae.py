@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 from vqhps.cli import StageContext, UserError, stage_main
-from vqhps.config import section_dict
 from vqhps.configtools import to_plain
 from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import MESHES
@@ -24,7 +23,6 @@ from vqhps.training.curves import write_curves_csv
 
 
 def run(ctx: StageContext) -> dict[str, float]:
-    from vqhps.checkpoint import load_checkpoint
     from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy
     from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
     from vqhps.training.mesh_vqvae_trainer import TrainSettings, evaluate_reconstruction, train_mesh_vqvae
@@ -59,10 +57,8 @@ def run(ctx: StageContext) -> dict[str, float]:
         seed=stage_seed(ctx.params.seed, "train_mesh_vqvae") % 2**31,
         max_val_meshes=None if p.max_val_meshes < 0 else p.max_val_meshes,
     )
-    params = section_dict(ctx.params, "train_mesh_vqvae")
-    work = ctx.out_dir / "work" / "last.pt"
-    if work.is_file() and load_checkpoint(work).get("params") != params:
-        work.unlink()  # an older run with other params: start over rather than mix the two
+    params = ctx.run_params()
+    work = ctx.work_checkpoint()
     curves: list[dict[str, float]] = []
 
     def log(metrics: dict[str, float], step: int) -> None:

@@ -17,7 +17,6 @@ import time
 from dataclasses import asdict
 
 from vqhps.cli import StageContext, UserError, stage_main
-from vqhps.config import section_dict
 from vqhps.configtools import to_plain
 from vqhps.seeding import stage_seed
 
@@ -34,8 +33,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.training.curves import write_curves_csv
     from vqhps.training.image_setup import (
         AugmentSettings,
-        mirror_permutation,
-        regime_datasets,
+        regime_data,
         rest_joints,
         topology_record,
         train_settings,
@@ -43,10 +41,8 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.training.image_tasks import VQHPSLossWeights, VQHPSTask
     from vqhps.training.image_trainer import is_main_process, train_image_model
 
-    p, name = ctx.section, ctx.args.regime
-    if name not in p.regimes:
-        raise UserError(f"--regime {name!r}: {ctx.experiment}.{STAGE}.regimes defines {sorted(p.regimes)}")
-    regime = p.regimes[name]
+    p = ctx.section
+    name, regime = ctx.regime()
     render = ctx.image_set()
     vq_path = ctx.upstream("train_mesh_vqvae") / "model.pt"
     topology = read_template(render / "meshes")
@@ -58,19 +54,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         )
     aug = AugmentSettings(**to_plain(p.augment))
     try:
-        data = regime_datasets(
-            render / "images",
-            render / "meshes",
-            regime.sources,
-            regime.fraction,
-            stage_seed(ctx.params.seed, "image_subset", name),
-            stage_seed(ctx.params.seed, "image_augment", name) % 2**31,
-            p.crop_size,
-            aug,
-            mirror_permutation(topology, aug.flip_prob),
-            None if p.max_val_images < 0 else p.max_val_images,
-            regime.val_sources,
-        )
+        data = regime_data(render, topology, p, aug, regime, name, ctx.params.seed)
     except ValueError as err:
         raise UserError(str(err)) from None
     config = VQHPSConfig(
@@ -96,10 +80,8 @@ def run(ctx: StageContext) -> dict[str, float]:
     )
     steps = regime.steps or p.steps
     settings = train_settings(p, steps, seed, ctx.workers)
-    params = section_dict(ctx.params, STAGE) | {"regime": name}
-    work = ctx.out_dir / "work" / "last.pt"
-    if work.is_file() and load_checkpoint(work).get("params") != params:
-        work.unlink()  # an older run with other params: start over rather than mix the two
+    params = ctx.run_params()
+    work = ctx.work_checkpoint()
     n_params = sum(t.numel() for t in model.parameters())
     ctx.tracker.log_metrics({"n_parameters": n_params, "n_train_images": data.n_train})
     if ctx.device == "cpu":

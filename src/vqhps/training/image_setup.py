@@ -127,6 +127,35 @@ def regime_datasets(
     return RegimeData(train=train_ds, val=val_ds, n_train=len(train), n_val=len(val))
 
 
+def regime_data(
+    image_set: Path, topology: MeshTopology, p, aug: AugmentSettings, regime, name: str, seed: int
+) -> RegimeData:
+    """:func:`regime_datasets` of one regime as both image stages build it (same images, same seeds).
+
+    Args:
+        image_set: folder holding the ``images/`` and ``meshes/`` shard sets.
+        topology: the meshes' topology (for the flip permutation).
+        p: the stage's params section (``crop_size``, ``max_val_images``).
+        regime: its ``RegimeParams`` (sources, fraction, val_sources); ``name`` its key.
+        seed: the experiment's master seed.
+    """
+    from vqhps.seeding import stage_seed
+
+    return regime_datasets(
+        image_set / "images",
+        image_set / "meshes",
+        regime.sources,
+        regime.fraction,
+        stage_seed(seed, "image_subset", name),
+        stage_seed(seed, "image_augment", name) % 2**31,
+        p.crop_size,
+        aug,
+        mirror_permutation(topology, aug.flip_prob),
+        None if p.max_val_images < 0 else p.max_val_images,
+        regime.val_sources,
+    )
+
+
 def train_settings(p, steps: int, seed: int, workers: int) -> ImageTrainSettings:
     """``ImageTrainSettings`` from a ``TrainVQHPSParams`` / ``TrainBaselineParams`` section.
 
