@@ -207,7 +207,7 @@ class ShardSet:
         for path in self.files(split):
             source = path if self.local else self.fs.open(path, "rb")
             try:
-                pf = pq.ParquetFile(source)
+                pf = pq.ParquetFile(source, memory_map=self.local)
                 check_table(pf.schema_arrow.empty_table(), self.schema, path)
                 for i in range(pf.num_row_groups):
                     table = pf.read_row_group(i, columns=columns)
@@ -219,7 +219,7 @@ class ShardSet:
 
     def _read_file(self, path: str, columns: list[str] | None) -> pa.Table:
         if self.local:  # Arrow's own file reader: several times faster than a Python file object
-            table = pq.read_table(path, columns=columns)
+            table = pq.read_table(path, columns=columns, memory_map=True)
         else:
             with self.fs.open(path, "rb") as fh:
                 table = pq.read_table(fh, columns=columns)
