@@ -135,8 +135,7 @@ def pve_mm(pred: ArrayLike, gt: ArrayLike, reduce: bool = True) -> float | np.nd
     Returns:
         float mm, or (B,) float64 numpy array in mm when ``reduce`` is False.
     """
-    p, g = _pair(pred, gt)
-    return _reduce(_mean_dist_mm(p, g), reduce)
+    return mpjpe_mm(pred, gt, reduce)  # the same mean distance, taken over vertices instead of joints
 
 
 def pa_mpjpe_mm(pred: ArrayLike, gt: ArrayLike, reduce: bool = True) -> float | np.ndarray:

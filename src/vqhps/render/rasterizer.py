@@ -13,7 +13,7 @@ import numpy as np
 import warp as wp
 
 from vqhps.render.camera import Camera
-from vqhps.render.warp_raycast import _DEVICE, RenderResult, WarpMesh
+from vqhps.render.warp_raycast import _DEVICE, RenderResult, WarpMesh, composite
 
 #: Depth quantum of the z-buffer keys, metres (keys hold depths up to 2^32 quanta = 42 km).
 DEPTH_QUANTUM_M = 1e-5
@@ -206,7 +206,4 @@ def rasterize(
             ],
             outputs=[color, depth],
         )
-    depth_np = depth.numpy()
-    mask = np.isfinite(depth_np)
-    image = np.where(mask[..., None], color.numpy(), background).astype(np.float32)
-    return RenderResult(image=image, mask=mask, depth=depth_np)
+    return composite(color, depth, background)

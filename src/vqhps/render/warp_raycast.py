@@ -196,10 +196,7 @@ class WarpMesh:
                 ],
                 outputs=[color, depth],
             )
-        depth_np = depth.numpy()
-        mask = np.isfinite(depth_np)
-        image = np.where(mask[..., None], color.numpy(), background).astype(np.float32)
-        return RenderResult(image=image, mask=mask, depth=depth_np)
+        return composite(color, depth, background)
 
     def occluded(self, cam: Camera, points: np.ndarray, tol: float = 2e-3) -> np.ndarray:
         """Whether the segment from the camera centre to each point crosses the mesh.
@@ -229,6 +226,14 @@ class WarpMesh:
 
 _MESH_CACHE: dict[str, WarpMesh] = {}
 _LAST: tuple[np.ndarray, WarpMesh] | None = None
+
+
+def composite(color: wp.array, depth: wp.array, background: np.ndarray) -> RenderResult:
+    """Shaded body pixels over the background: pixels with a finite depth are the body's."""
+    depth_np = depth.numpy()
+    mask = np.isfinite(depth_np)
+    image = np.where(mask[..., None], color.numpy(), background).astype(np.float32)
+    return RenderResult(image=image, mask=mask, depth=depth_np)
 
 
 def mesh_for(faces: np.ndarray, points: np.ndarray, build_points: np.ndarray | None = None) -> WarpMesh:
