@@ -83,6 +83,18 @@ class StageContext:
             work.unlink()
         return work
 
+    def limit_cpu_threads(self) -> None:
+        """On CPU, one torch intra-op thread per image-training job (``VQHPS_TORCH_THREADS`` overrides).
+
+        Measured on the shared 2-core machine: 1 thread trains VQ-HPS at ~40 img/s, 2 threads at ~7 img/s
+        (the threads stall each other once anything else runs); one thread per job also lets Snakemake
+        train the two regimes side by side. A machine setting, not a param.
+        """
+        if self.device == "cpu":
+            import torch
+
+            torch.set_num_threads(int(os.environ.get("VQHPS_TORCH_THREADS", "1")))
+
     def log_curve(self, metrics: dict[str, float], step: int) -> None:
         """A training-curve point: to MLflow (with its step) and one line to the stage log."""
         self.tracker.log_metrics(metrics, step=step)

@@ -164,6 +164,8 @@ class TrainMeshVQVAEParams:
     val_every: int  # validate (curves, checkpoint selection) every this many steps
     ckpt_every: int  # write the resumable checkpoint every this many steps
     max_val_meshes: int  # validate on at most this many val meshes (-1 = all)
+    # cosine: lr falls to 0 over ``steps`` (paper: constant)
+    lr_schedule: Literal["constant", "cosine"] = "constant"
 
     def __post_init__(self) -> None:
         _positive(self, "steps", "batch_size", "lr", "val_every", "ckpt_every")

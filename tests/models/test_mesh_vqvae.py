@@ -50,6 +50,19 @@ def test_tokens_round_trip_and_encoder_output_is_elu(small_model):
     )
 
 
+@pytest.mark.parametrize("batch", [1, 5])
+def test_inference_path_equals_training_path(small_model, batch):
+    """Without autograd the model runs channel-major (forward_cm); it must compute the same function."""
+    x = torch.randn(batch, 162, 3) * 0.1
+    z = torch.randn(batch, small_model.n_tokens, 4)
+    with torch.enable_grad():
+        z_train, v_train = small_model.encode(x), small_model.decode(z)
+    with torch.no_grad():
+        z_infer, v_infer = small_model.encode(x), small_model.decode(z)
+    torch.testing.assert_close(z_infer, z_train, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(v_infer, v_train, atol=1e-6, rtol=1e-5)
+
+
 def test_wrong_inputs_are_rejected(small_model):
     with pytest.raises(ValueError, match="expected vertices"):
         small_model.encode(torch.randn(2, 100, 3))

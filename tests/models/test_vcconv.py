@@ -37,6 +37,28 @@ def test_vcconv_fast_equals_reference(table, c_in, c_out, batch):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize(("c_in", "c_out"), [(3, 7), (7, 3), (5, 5)])
+@pytest.mark.parametrize("batch", [1, 4])
+@pytest.mark.parametrize("activation", [True, False])
+def test_vcconv_channel_major_equals_reference(table, c_in, c_out, batch, activation):
+    torch.manual_seed(1)
+    layer = VCConv(table, c_in, c_out, n_basis=9, activation=activation)
+    with torch.no_grad():
+        layer.bias.normal_()
+        x = torch.randn(batch, 45, c_in)
+        cm = layer.forward_cm(x.permute(1, 2, 0).contiguous()).permute(2, 0, 1)
+        torch.testing.assert_close(cm, vcconv_reference(layer, x), atol=1e-5, rtol=1e-5)
+
+
+def test_pool_channel_major_equals_reference(table):
+    torch.manual_seed(2)
+    layer = LearnedPool(table)
+    x = torch.randn(3, 45, 6)
+    with torch.no_grad():
+        cm = layer.forward_cm(x.permute(1, 2, 0).contiguous()).permute(2, 0, 1)
+        torch.testing.assert_close(cm, pool_reference(layer, x), atol=1e-6, rtol=1e-6)
+
+
 def test_padding_coefficients_get_no_gradient(table):
     layer = VCConv(table, 2, 3)
     layer(torch.randn(45, 2, 2)).sum().backward()

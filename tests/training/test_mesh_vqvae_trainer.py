@@ -50,9 +50,12 @@ class _Killed(Exception):
     pass
 
 
-def test_resume_after_kill_equals_uninterrupted(tmp_path, data):
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_resume_after_kill_equals_uninterrupted(tmp_path, data, schedule):
     h, train, val = data
-    settings = TrainSettings(steps=6, batch_size=4, lr=1e-3, val_every=1, ckpt_every=2, seed=3)
+    settings = TrainSettings(
+        steps=6, batch_size=4, lr=1e-3, val_every=1, ckpt_every=2, seed=3, lr_schedule=schedule
+    )
     full = _model(h)
     logged: list[int] = []
     res_full = train_mesh_vqvae(
@@ -79,6 +82,36 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, data):
     rebuilt = load_mesh_vqvae(tmp_path / "b.pt")
     assert rebuilt.n_tokens == h.n_tokens and rebuilt.codebook_size == CONFIG.codebook_size
     assert torch.equal(rebuilt.encode_indices(val), resumed.eval().encode_indices(val))
+
+
+def test_lr_schedules():
+    const = TrainSettings(steps=100, lr=2e-3)
+    assert [const.lr_at(s) for s in (0, 50, 99)] == [2e-3] * 3
+    cos = TrainSettings(steps=100, lr=2e-3, lr_schedule="cosine")
+    assert cos.lr_at(0) == pytest.approx(2e-3)
+    assert cos.lr_at(50) == pytest.approx(1e-3)
+    assert cos.lr_at(99) == pytest.approx(2e-3 * 0.5 * (1 + np.cos(np.pi * 0.99)))
+    assert all(cos.lr_at(s) > cos.lr_at(s + 1) for s in range(99))
+    with pytest.raises(ValueError, match="lr_schedule 'linear'"):
+        TrainSettings(lr_schedule="linear").lr_at(0)
+
+
+def test_cosine_schedule_reaches_the_optimiser(tmp_path, data):
+    h, train, val = data
+    seen: list[float] = []
+    orig = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return orig(self, *args, **kwargs)
+
+    settings = TrainSettings(
+        steps=4, batch_size=2, lr=1e-3, val_every=10, ckpt_every=10, lr_schedule="cosine"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.optim.Adam, "step", spy)
+        train_mesh_vqvae(_model(h), train, val, settings, tmp_path / "s.pt")
+    assert seen == pytest.approx([settings.lr_at(s) for s in range(4)])
 
 
 def test_training_reduces_error(tmp_path, data):

@@ -144,17 +144,11 @@ class MeshVQVAE(nn.Module):
         """(B, V, 3) centred vertices in metres -> z_e (B, T, D) continuous latents."""
         if verts.ndim != 3 or verts.shape[1:] != (self.n_vertices, 3):
             raise ValueError(f"expected vertices (B, {self.n_vertices}, 3), got {tuple(verts.shape)}")
-        x = verts.transpose(0, 1)
-        for layer in self.encoder:
-            x = layer(x)
-        return x.transpose(0, 1)
+        return _run_layers(self.encoder, verts)
 
     def decode(self, z_q: Tensor) -> Tensor:
         """(B, T, D) codes -> (B, V, 3) vertices in metres."""
-        x = z_q.transpose(0, 1)
-        for layer in self.decoder:
-            x = layer(x)
-        return x.transpose(0, 1)
+        return _run_layers(self.decoder, z_q)
 
     def forward(self, verts: Tensor) -> MeshVQVAEOutput:
         """Encode, quantise (EMA update in training mode), decode. verts: (B, V, 3) metres, centred."""
@@ -170,6 +164,24 @@ class MeshVQVAE(nn.Module):
     def decode_indices(self, indices: Tensor) -> Tensor:
         """(B, T) token ids -> (B, V, 3) vertices in metres."""
         return self.decode(self.quantizer.decode_indices(indices))
+
+
+def _run_layers(layers: nn.ModuleList, x: Tensor) -> Tensor:
+    """(B, N, C) -> (B, N', C') through ``layers``: vertex-major when gradients are on, else channel-major.
+
+    The channel-major path (``forward_cm``) computes the same function without the transposed copies the
+    batch-major matrix products need; it is used whenever autograd is off (tokenising, evaluation, the
+    frozen decoder inside VQ-HPS).
+    """
+    if torch.is_grad_enabled():
+        h = x.transpose(0, 1)
+        for layer in layers:
+            h = layer(h)
+        return h.transpose(0, 1)
+    h = x.permute(1, 2, 0).contiguous()
+    for layer in layers:
+        h = layer.forward_cm(h)
+    return h.permute(2, 0, 1)
 
 
 def layer_table(model: MeshVQVAE) -> list[dict]:

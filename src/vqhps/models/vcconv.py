@@ -2,6 +2,9 @@
 
 The layers work on vertex-major activations ``(N, B, C)`` so that the neighbour gather is one ``index_select``
 of contiguous rows (and its backward one ``index_add`` of contiguous rows), whatever the batch size.
+Inference (no gradients) can use channel-major activations ``(N, C, B)`` instead (``forward_cm``): there
+the basis kernels act on each point's ``(M * C, B)`` block in place, so the transposed copy of the
+gathered features that the batch-major matrix product needs disappears (tokenising is ~10 % faster).
 """
 
 from __future__ import annotations
@@ -113,6 +116,26 @@ class VCConv(nn.Module):
         # In place: ELU's backward can use its output, and this saves a full-size temporary.
         return F.elu(y, inplace=True) if self.activation else y
 
+    def forward_cm(self, x: Tensor) -> Tensor:
+        """The same layer on channel-major features, for inference: (N_in, C_in, B) -> (N_out, C_out, B).
+
+        Same function as :meth:`forward` (up to float rounding); per point, the basis kernels are one
+        (C_out x M*C_in) or (M*C_out x C_in) matrix applied to a contiguous block, batched over points.
+        """
+        b, c_in, c_out, m_n = x.shape[2], self.in_channels, self.out_channels, self.n_basis
+        a = self.coeff.reshape(-1).index_select(0, self.coeff_index)
+        w = self.basis.view(m_n, c_out, c_in)
+        bias = self.bias.view(1, c_out, 1).expand(self.n_out, c_out, b)
+        if self.coeff_first:
+            h = self.bags(x.reshape(self.n_in, c_in * b), a).view(self.n_out, m_n * c_in, b)
+            w_cat = w.permute(1, 0, 2).reshape(1, c_out, m_n * c_in).expand(self.n_out, -1, -1)
+            y = torch.baddbmm(bias, w_cat, h)  # (N_out, C_out, B)
+        else:
+            w_cat = w.reshape(1, m_n * c_out, c_in).expand(self.n_in, -1, -1)
+            u = torch.bmm(w_cat, x)  # (N_in, M*C_out, B): rows (j, m) of C_out*B for the bag sum
+            y = self.bags(u.view(self.n_in * m_n, c_out * b), a).view(self.n_out, c_out, b) + bias
+        return F.elu(y, inplace=True) if self.activation else y
+
     def extra_repr(self) -> str:
         c = f"{self.n_in}x{self.in_channels} -> {self.n_out}x{self.out_channels}"
         return f"{c}, K={self.k}, M={self.n_basis}"
@@ -143,6 +166,10 @@ class LearnedPool(nn.Module):
         _, b, c = x.shape
         w = self.normalised_weight().reshape(-1).index_select(0, self.weight_index)
         return self.bags(x.reshape(self.n_in, b * c), w).view(self.n_out, b, c)
+
+    def forward_cm(self, x: Tensor) -> Tensor:
+        """(N_in, C, B) -> (N_out, C, B): pooling mixes whole rows, so the layout does not matter."""
+        return self(x)
 
     def extra_repr(self) -> str:
         return f"{self.n_in} -> {self.n_out}, K={self.k}"

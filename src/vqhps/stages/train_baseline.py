@@ -9,7 +9,6 @@ classification in token space beats regression when data is scarce. Outputs in
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -71,10 +70,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     work = ctx.work_checkpoint()
     n_params = sum(t.numel() for t in model.parameters())
     ctx.tracker.log_metrics({"n_parameters": n_params, "n_train_images": data.n_train})
-    if ctx.device == "cpu":
-        # Measured on the shared 2-core machine: 1 intra-op thread trains VQ-HPS at ~40 img/s, 2 threads at
-        # ~7 img/s (the threads stall each other once anything else runs). A machine setting, not a param.
-        torch.set_num_threads(int(os.environ.get("VQHPS_TORCH_THREADS", "1")))
+    ctx.limit_cpu_threads()
     started = time.perf_counter()
     result = train_image_model(
         model,

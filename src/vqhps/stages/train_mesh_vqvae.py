@@ -52,6 +52,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         steps=p.steps,
         batch_size=p.batch_size,
         lr=p.lr,
+        lr_schedule=p.lr_schedule,
         val_every=p.val_every,
         ckpt_every=p.ckpt_every,
         seed=stage_seed(ctx.params.seed, "train_mesh_vqvae") % 2**31,

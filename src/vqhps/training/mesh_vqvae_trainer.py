@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -43,6 +44,15 @@ class TrainSettings:
     seed: int = 0
     eval_batch_size: int = 64
     max_val_meshes: int | None = None
+    lr_schedule: str = "constant"
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of step ``step`` (0-based); a function of the step alone, so resumes agree."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        if self.lr_schedule == "cosine":
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * step / self.steps))
+        raise ValueError(f"lr_schedule {self.lr_schedule!r}: use 'constant' or 'cosine'")
 
 
 def per_vertex_error(pred: Tensor, target: Tensor) -> Tensor:
@@ -247,6 +257,8 @@ def train_mesh_vqvae(
             )
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        for group in opt.param_groups:
+            group["lr"] = settings.lr_at(step)
         opt.step()
         step += 1
         bar.update(1)
