@@ -83,6 +83,24 @@ def _reference_step_s(model, opt, x, steps: int = 2) -> float:
     return sorted(times)[len(times) // 2]
 
 
+POOL_MESHES = 256  # meshes per call of the process pool (each of its processes encodes at batch 64)
+
+
+def _pool_tokenize_s(model, x, workers: int, calls: int) -> float:
+    """Median seconds to encode POOL_MESHES meshes with ``workers`` single-threaded processes."""
+    from vqhps.training.parallel_tokenize import ParallelTokenizer
+
+    xb = x.repeat((POOL_MESHES + len(x) - 1) // len(x), 1, 1)[:POOL_MESHES]
+    times = []
+    with ParallelTokenizer(model, workers, batch_size=64, errors=False) as tok:
+        for i in range(calls + 1):
+            t = time.perf_counter()
+            tok(xb)
+            if i >= 1:  # the first call warms the workers up
+                times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
 def measure(threads: int, batch: int, steps: int, token_batches: int, reference: bool = False) -> dict:
     """Run in the child process: returns the figures as a dict."""
     import torch
@@ -128,6 +146,7 @@ def measure(threads: int, batch: int, steps: int, token_batches: int, reference:
                 model.encode_indices(xb)
                 if i >= 1:
                     ts.append(time.perf_counter() - t)
+    pool_s = _pool_tokenize_s(model, x, threads, token_batches)
     mm = _matmul_gflops()
     step = sorted(times)[len(times) // 2]
     flops = 3.0 * forward_flops(model, batch)  # forward + gradient of inputs + gradient of weights
@@ -141,6 +160,7 @@ def measure(threads: int, batch: int, steps: int, token_batches: int, reference:
         "train_step_s": step,
         "token_meshes_s": batch / sorted(tok_times[batch])[len(tok_times[batch]) // 2],
         "token_b64_meshes_s": 64 / sorted(tok_times[64])[len(tok_times[64]) // 2],
+        "token_procs_meshes_s": POOL_MESHES / pool_s,
         "peak_rss_mb": peak_mb,
         "train_gflops_s": flops / step / 1e9,
         "train_gflop_per_step": flops / 1e9,
@@ -168,6 +188,7 @@ def main() -> int:
         f"Mesh-VQ-VAE, dfaust2-shaped random hierarchy, batch {args.batch}, float32, {args.threads} threads"
     )
     header = f"{'allocator':<16} {'train/s':>8} {'best':>6} {'step s':>7} {'tok/s':>7} {'tok/s@64':>8} "
+    header += f"{'procs':>6} "
     print(header + f"{'peak MB':>8} {'GFLOP/s':>8} {'matmul':>7} {'ratio':>6} {'load':>5} {'ref/s':>6}")
     child_args = [f"--threads={args.threads}", f"--batch={args.batch}", f"--steps={args.steps}"]
     child_args.append(f"--token-batches={args.token_batches}")
@@ -184,12 +205,16 @@ def main() -> int:
             print(
                 f"{name:<16} {r['train_meshes_s']:>8.1f} {r['train_best_meshes_s']:>6.1f} "
                 f"{r['train_step_s']:>7.3f} {r['token_meshes_s']:>7.1f} {r['token_b64_meshes_s']:>8.1f} "
+                f"{r['token_procs_meshes_s']:>6.1f} "
                 f"{r['peak_rss_mb']:>8.0f} {r['train_gflops_s']:>8.1f} {r['matmul_gflops_s']:>7.1f} "
                 f"{r['train_gflops_s'] / r['matmul_gflops_s']:>6.2f} {r['load_avg_1min']:>5.1f} "
                 f"{r['reference_train_meshes_s']:>6.2f}",
                 flush=True,
             )
-    print("train/s, tok/s: medians over the timed steps (best: fastest training step). peak MB: ru_maxrss,")
+    print("train/s, tok/s: medians over the timed steps (best: fastest training step). tok/s: one process")
+    print("with --threads threads at the training batch and at 64; procs: --threads processes of one thread")
+    print("each (ParallelTokenizer, what tokenize_meshes uses; its workers always keep freed memory, so")
+    print("this column does not depend on the row), 256 meshes a call. peak MB: ru_maxrss (main process),")
     print("incl. tokenising at batch 64. GFLOP/s counts the work as implemented (sparse bag sums + basis")
     print("products, x3 for training); ratio = that / a float32 2048x2048 matmul in the same process.")
     print("ref/s (--reference): training through the plain layers that materialise N_out x K x C_out x C_in")

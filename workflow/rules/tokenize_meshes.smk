@@ -14,4 +14,4 @@ rule tokenize_meshes:
     conda:
         "../../environment.yml"
     shell:
-        "python -m vqhps.stages.tokenize_meshes --experiment {wildcards.experiment} --log {log}"
+        "python -m vqhps.stages.tokenize_meshes --experiment {wildcards.experiment} --workers {threads} --log {log}"

@@ -20,13 +20,14 @@ from vqhps.io.shards import ShardSet, ShardWriter, fixed_list_tensor
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.metrics import codebook_perplexity, codebook_usage
     from vqhps.models.pretrained import load_mesh_vqvae
-    from vqhps.training.mesh_vqvae_trainer import tokenize
+    from vqhps.training.parallel_tokenize import ParallelTokenizer
 
     p = ctx.section
     model = load_mesh_vqvae(ctx.upstream("train_mesh_vqvae") / "model.pt", ctx.device)
     meshes = ShardSet(ctx.upstream("prepare_meshes") / "shards", MESHES)
     metrics: dict[str, float] = {"n_tokens": model.n_tokens, "codebook_size": model.codebook_size}
-    with atomic_path(ctx.out_dir / "tokens") as tmp:
+    tokenizer = ParallelTokenizer(model, ctx.workers, p.batch_size, ctx.device)
+    with atomic_path(ctx.out_dir / "tokens") as tmp, tokenizer:
         writer = ShardWriter(
             tmp,
             TOKENS,
@@ -38,7 +39,7 @@ def run(ctx: StageContext) -> dict[str, float]:
             all_idx, all_err = [], []
             for group in meshes.iter_row_groups(split, ["id", "vertices"]):
                 verts = fixed_list_tensor(group.column("vertices"), (meshes.size, 3))
-                idx, err = tokenize(model, verts, batch_size=p.batch_size, device=ctx.device)
+                idx, err = tokenizer(verts)
                 writer.add(
                     {
                         "id": group.column("id"),

@@ -111,7 +111,11 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 @torch.no_grad()
 def tokenize(
-    model: MeshVQVAE, vertices: Tensor, batch_size: int = 64, device: str | torch.device = "cpu"
+    model: MeshVQVAE,
+    vertices: Tensor,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    errors: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Token ids and reconstruction error of every mesh (eval mode; the codebook is not touched).
 
@@ -120,6 +124,7 @@ def tokenize(
         vertices: (N, V, 3) float32 centred meshes, metres.
         batch_size: meshes per forward pass.
         device: where to compute.
+        errors: decode the tokens to measure each mesh's error (False: encode only, pve_mm is NaN).
 
     Returns:
         indices (N, T) int16 and pve_mm (N,) float32 (mean per-vertex error of the decoded tokens, mm).
@@ -137,9 +142,10 @@ def tokenize(
             batch = vertices[start : start + batch_size].to(device, torch.float32)
             with _autocast(device):
                 idx = model.encode_indices(batch)
-                recon = model.decode_indices(idx).float()
+                recon = model.decode_indices(idx).float() if errors else None
             ids.append(idx.cpu().numpy().astype(np.int16))
-            errs.append((per_vertex_error(recon, batch) * 1000.0).cpu().numpy().astype(np.float32))
+            err = per_vertex_error(recon, batch) * 1000.0 if errors else torch.full((len(batch),), np.nan)
+            errs.append(err.cpu().numpy().astype(np.float32))
     finally:
         model.train(was_training)
     indices = np.concatenate(ids) if ids else np.zeros((0, model.n_tokens), np.int16)
