@@ -3,16 +3,17 @@
 Measured on the 2-core development machine (SMPL-size hierarchy, batch 64, idle): one process with two
 intra-op threads tokenises ~300 meshes/s, two processes with one thread each ~375 meshes/s together
 (the bag sums and the ELU barely gain from a second thread). The split is by contiguous chunks, so the
-result is exactly :func:`~vqhps.training.mesh_vqvae_trainer.tokenize` of the whole input.
+result is exactly :func:`~vqhps.training.mesh_vqvae_trainer.tokenize` of the whole input. The pool is
+torch's, so the chunks reach the workers through shared memory rather than being pickled.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from types import TracebackType
 
 import numpy as np
 import torch
+import torch.multiprocessing as mp
 from torch import Tensor
 
 from vqhps.models.mesh_vqvae import MeshVQVAE
