@@ -20,6 +20,18 @@ _TINY_REGIMES = {
     "full": {"sources": ["anny"], "fraction": 1.0},
     "scarce": {"sources": ["anny"], "fraction": 0.5},
 }
+# What the tiny VQ-HPS and regression-baseline runs share (same crops, optimiser budget and regimes).
+_TINY_IMAGE_MODEL = {
+    "backbone_width": 8,
+    "crop_size": 32,
+    "rotcam_hidden": 32,
+    "batch_size": 4,
+    "steps": 4,
+    "val_every": 2,
+    "ckpt_every": 2,
+    "max_val_images": 2,
+    "regimes": _TINY_REGIMES,
+}
 
 # The demo experiment at toy size: every stage does the real thing on a handful of items.
 TINY_DEMO = {
@@ -28,33 +40,8 @@ TINY_DEMO = {
     "render_images": {"image_size": 64, "views_per_mesh": 1, "max_meshes": {"train": 6, "val": 2, "test": 2}},
     "train_mesh_vqvae": {"steps": 12, "batch_size": 4, "val_every": 6, "ckpt_every": 6, "max_val_meshes": 4},
     "tokenize_meshes": {"batch_size": 8, "shard_size": 10},
-    "train_vqhps": {
-        "backbone_width": 8,
-        "crop_size": 32,
-        "d_model": 32,
-        "heads": 2,
-        "ffn": 64,
-        "rotcam_hidden": 32,
-        "batch_size": 4,
-        "steps": 4,
-        "val_every": 2,
-        "ckpt_every": 2,
-        "max_val_images": 2,
-        "regimes": _TINY_REGIMES,
-    },
-    "train_baseline": {
-        "backbone_width": 8,
-        "crop_size": 32,
-        "hidden": 32,
-        "rank": 8,
-        "rotcam_hidden": 32,
-        "batch_size": 4,
-        "steps": 4,
-        "val_every": 2,
-        "ckpt_every": 2,
-        "max_val_images": 2,
-        "regimes": _TINY_REGIMES,
-    },
+    "train_vqhps": {**_TINY_IMAGE_MODEL, "d_model": 32, "heads": 2, "ffn": 64},
+    "train_baseline": {**_TINY_IMAGE_MODEL, "hidden": 32, "rank": 8},
     "evaluate": {"batch_size": 4, "overlay_samples": 2, "overlay_size": 48, "histogram_bins": 5},
 }
 

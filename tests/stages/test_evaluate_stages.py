@@ -25,6 +25,7 @@ from vqhps.checkpoint import save_checkpoint  # noqa: E402
 from vqhps.evaluation import METHOD_NAMES  # noqa: E402
 from vqhps.io.schemas import IMAGES, MESHES  # noqa: E402
 from vqhps.io.shards import ShardWriter, write_template  # noqa: E402
+from vqhps.models.pretrained import mesh_vqvae_extra  # noqa: E402
 from vqhps.protocols import PROTOCOLS  # noqa: E402
 from vqhps.stages import evaluate, make_tables, train_baseline, train_vqhps  # noqa: E402
 from vqhps.tables import read_table_csv  # noqa: E402
@@ -99,14 +100,14 @@ def _write_image_set(root: Path) -> None:
     write_template(root / "meshes", fx.topology())
 
 
-def _argv(project: Path, regime: str | None = None) -> list[str]:
+def _argv(project: Path, regime: str | None = None, results: Path | None = None) -> list[str]:
     return [
         "--params",
         str(project / "params.yaml"),
         "--experiment",
         "demo",
         "--results",
-        str(project / "results"),
+        str(results or project / "results"),
         "--no-track",
         "--workers",
         "1",
@@ -131,7 +132,7 @@ def project(tmp_path_factory):
         vq.config.to_dict(),
         {},
         1,
-        extra={"hierarchy": {k: torch.from_numpy(v) for k, v in vq.hierarchy.to_arrays().items()}},
+        extra=mesh_vqvae_extra(vq),
     )
     (results / "demo/train_mesh_vqvae/curves.csv").write_text("step,val_pve_mm\n1,10.0\n2,8.0\n")
     common = {**copy.deepcopy(COMMON), "steps": 2, "val_every": 2}
@@ -207,16 +208,7 @@ def test_make_tables_on_a_hand_made_metrics_file(project, tmp_path):
             }
     (results / "demo/evaluate").mkdir(parents=True)
     (results / "demo/evaluate/metrics.json").write_text(json.dumps(metrics))
-    argv = [
-        "--params",
-        str(project / "params.yaml"),
-        "--experiment",
-        "demo",
-        "--results",
-        str(results),
-        "--no-track",
-    ]
-    assert make_tables.main(argv) == 0
+    assert make_tables.main(_argv(project, results=results)) == 0
     out = results / "demo/make_tables"
     tables = out / "tables"
     assert sorted(p.name for p in tables.iterdir()) == sorted(
@@ -244,13 +236,4 @@ def test_make_tables_on_a_hand_made_metrics_file(project, tmp_path):
 
 
 def test_make_tables_without_evaluate_output_is_a_user_error(project, tmp_path):
-    argv = [
-        "--params",
-        str(project / "params.yaml"),
-        "--experiment",
-        "demo",
-        "--results",
-        str(tmp_path),
-        "--no-track",
-    ]
-    assert make_tables.main(argv) == 1
+    assert make_tables.main(_argv(project, results=tmp_path)) == 1

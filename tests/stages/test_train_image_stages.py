@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 import image_fixtures as fx  # noqa: E402
 
 from vqhps.checkpoint import save_checkpoint  # noqa: E402
-from vqhps.models.pretrained import load_baseline, load_vqhps  # noqa: E402
+from vqhps.models.pretrained import load_baseline, load_vqhps, mesh_vqvae_extra  # noqa: E402
 from vqhps.stages import train_baseline, train_vqhps  # noqa: E402
 
 COMMON = {
@@ -48,7 +48,7 @@ def project(tmp_path):
         vq.config.to_dict(),
         {},
         1,
-        extra={"hierarchy": {k: torch.from_numpy(v) for k, v in vq.hierarchy.to_arrays().items()}},
+        extra=mesh_vqvae_extra(vq),
     )
     params = {"demo": {
         "seed": 0, "data_root": "data", "check_data": {"datasets": ["anny"]},

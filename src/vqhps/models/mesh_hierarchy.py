@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -288,6 +289,11 @@ def hierarchy_key(faces: np.ndarray, n_vertices: int, settings: HierarchySetting
     h.update(np.ascontiguousarray(np.asarray(faces, dtype=np.int64)).tobytes())
     h.update(json.dumps([n_vertices, asdict(settings), _ALGORITHM_VERSION]).encode())
     return h.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """Where hierarchies are cached: ``$VQHPS_CACHE_DIR``, else ``.cache/vqhps`` under the working dir."""
+    return Path(os.environ.get("VQHPS_CACHE_DIR", ".cache/vqhps"))
 
 
 def build_hierarchy(

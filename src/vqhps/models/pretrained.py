@@ -14,6 +14,14 @@ from vqhps.models.regression import MeshRegressor, RegressionConfig, RegressionO
 from vqhps.models.vqhps import VQHPS, MeshPrediction, VQHPSConfig
 
 
+def mesh_vqvae_extra(model: MeshVQVAE) -> dict:
+    """The ``extra`` entry of a Mesh-VQ-VAE checkpoint: its pooling hierarchy as tensors.
+
+    With it, :func:`load_mesh_vqvae` rebuilds the model from the file alone.
+    """
+    return {"hierarchy": {k: torch.from_numpy(v) for k, v in model.hierarchy.to_arrays().items()}}
+
+
 def load_mesh_vqvae(path: str | Path, device: str | torch.device = "cpu") -> MeshVQVAE:
     """The trained Mesh-VQ-VAE of ``model.pt``, in eval mode (its codebook frozen).
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
 
 from vqhps.cli import StageContext, UserError, stage_main
 from vqhps.configtools import to_plain
@@ -23,7 +22,7 @@ from vqhps.training.curves import write_curves_csv
 
 
 def run(ctx: StageContext) -> dict[str, float]:
-    from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy
+    from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy, default_cache_dir
     from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
     from vqhps.training.mesh_vqvae_trainer import TrainSettings, evaluate_reconstruction, train_mesh_vqvae
 
@@ -39,7 +38,7 @@ def run(ctx: StageContext) -> dict[str, float]:
             levels=tuple(p.hierarchy.levels), forced_centers=tuple(p.hierarchy.forced_centers)
         )
         hierarchy = build_hierarchy(
-            topology.faces, len(topology.vertices), settings_h, cache_dir=_cache_dir()
+            topology.faces, len(topology.vertices), settings_h, cache_dir=default_cache_dir()
         )
         model = MeshVQVAE(hierarchy, MeshVQVAEConfig.from_dict(to_plain(p.model)))
     except ValueError as err:  # hierarchy and channels that do not fit together: a params problem
@@ -74,12 +73,6 @@ def run(ctx: StageContext) -> dict[str, float]:
     with atomic_path(ctx.out_dir / "model.pt") as tmp:
         shutil.copyfile(work, tmp)
     return final | {"n_tokens": model.n_tokens, "codebook_size": model.codebook_size, "steps": p.steps}
-
-
-def _cache_dir() -> Path:
-    import os
-
-    return Path(os.environ.get("VQHPS_CACHE_DIR", ".cache/vqhps"))
 
 
 def main(argv: list[str] | None = None) -> int:

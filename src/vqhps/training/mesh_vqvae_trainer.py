@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from vqhps.models.mesh_vqvae import MeshVQVAE
+from vqhps.models.pretrained import mesh_vqvae_extra
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -284,7 +285,7 @@ def train_mesh_vqvae(
                 step,
                 opt.state_dict(),
                 capture_rng_state({"sampler": sampler}),
-                {"hierarchy": {k: torch.from_numpy(v) for k, v in model.hierarchy.to_arrays().items()}},
+                mesh_vqvae_extra(model),
             )
     bar.close()
     if not metrics:  # resumed from a finished checkpoint
