@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -79,15 +80,20 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy
+    from vqhps.checkpoint import load_checkpoint
+    from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy, default_cache_dir
     from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
-    from vqhps.training.mesh_vqvae_trainer import (
-        TrainSettings,
-        evaluate_reconstruction,
-        keep_freed_memory,
-        train_mesh_vqvae,
-    )
+    from vqhps.training.mesh_vqvae_trainer import TrainSettings, keep_freed_memory, train_mesh_vqvae
 
+    ckpt = args.out / "model.pt"
+    run_params = {k: str(v) for k, v in vars(args).items() if k not in ("out", "threads")}
+    if ckpt.is_file() and load_checkpoint(ckpt).get("params") != run_params:
+        print(
+            f"error: {ckpt} was written with other settings; resuming would mix two runs. "
+            "Give another --out or delete that file.",
+            file=sys.stderr,
+        )
+        return 2
     keep_freed_memory()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -96,7 +102,7 @@ def main() -> int:
     t_data = time.perf_counter() - t0
     forced = extremity_vertices(template)
     hierarchy = build_hierarchy(
-        faces, len(template), HierarchySettings(FULL_LEVELS, tuple(forced)), cache_dir=Path(".cache/vqhps")
+        faces, len(template), HierarchySettings(FULL_LEVELS, tuple(forced)), cache_dir=default_cache_dir()
     )
     config = MeshVQVAEConfig(decay=args.decay, dead_code_restart=True, data_init=True)
     torch.manual_seed(args.seed)
@@ -126,11 +132,11 @@ def main() -> int:
         )
 
     t1 = time.perf_counter()
-    train_mesh_vqvae(model, train, val, settings, args.out / "model.pt", log=log)
+    # The trainer validates on every val mesh at the last step (max_val_meshes = all of them).
+    final = train_mesh_vqvae(model, train, val, settings, ckpt, log=log, params=run_params)
     t_train = time.perf_counter() - t1
-    final = evaluate_reconstruction(model, val)
     result = {
-        **{f"val_{k}": v for k, v in final.items()},
+        **{k: v for k, v in final.items() if k.startswith("val_")},
         "n_vertices": len(template),
         "n_tokens": model.n_tokens,
         "train_seconds": t_train,
@@ -139,8 +145,8 @@ def main() -> int:
     }
     (args.out / "metrics.json").write_text(json.dumps(result, indent=2))
     print(
-        f"val PVE {final['pve_mm']:.1f} mm, PA-PVE {final['pa_pve_mm']:.1f} mm, "
-        f"{final['codes_in_use']:.0%} of codes in use; training {t_train / 60:.1f} min"
+        f"val PVE {final['val_pve_mm']:.1f} mm, PA-PVE {final['val_pa_pve_mm']:.1f} mm, "
+        f"{final['val_codes_in_use']:.1%} of codes in use; training {t_train / 60:.1f} min"
     )
     return 0
 

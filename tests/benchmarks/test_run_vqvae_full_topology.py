@@ -25,3 +25,7 @@ def test_full_topology_run_writes_its_metrics(tmp_path):
     assert 40 <= metrics["n_tokens"] <= 70  # "near 54" (the chosen levels give 52)
     assert metrics["val_pve_mm"] > 0 and (tmp_path / "out" / "model.pt").is_file()
     assert "val PVE" in res.stdout
+    again = [*cmd, "--steps", "3"]  # the same --out with other settings: refused, nothing resumed
+    other = subprocess.run(again, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert other.returncode == 2 and "model.pt was written with other settings" in other.stderr
+    assert "--out" in other.stderr  # names the fix

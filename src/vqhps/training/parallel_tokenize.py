@@ -65,7 +65,10 @@ class ParallelTokenizer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._pool is not None:
-            self._pool.terminate() if exc_type else self._pool.close()
+            if exc_type is None:
+                self._pool.close()  # let the workers finish
+            else:
+                self._pool.terminate()
             self._pool.join()
             self._pool = None
 
