@@ -13,13 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 from meshes import icosphere  # noqa: E402
 
 from vqhps.checkpoint import load_checkpoint  # noqa: E402
-from vqhps.geometry import random_rotations  # noqa: E402
 from vqhps.models.mesh_hierarchy import HierarchySettings, MeshHierarchy, build_hierarchy  # noqa: E402
 from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig  # noqa: E402
 from vqhps.models.pretrained import load_mesh_vqvae
 from vqhps.training.mesh_vqvae_trainer import (  # noqa: E402
     TrainSettings,
-    _procrustes_align,
     evaluate_reconstruction,
     tokenize,
     train_mesh_vqvae,
@@ -147,11 +145,3 @@ def test_tokenize_and_evaluate(data):
     assert m["pve_mm"] == pytest.approx(float(pve.mean()), rel=1e-5)
     assert 0 < m["codes_in_use"] <= 1 and 1 - 1e-6 <= m["perplexity"] <= 16
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # codebook untouched
-
-
-def test_procrustes_recovers_a_similarity_transform():
-    g = torch.Generator().manual_seed(0)
-    target = torch.randn(3, 30, 3, generator=g, dtype=torch.float64)
-    rot = random_rotations(3, generator=g, dtype=torch.float64)
-    moved = 1.7 * target @ rot.transpose(1, 2) + torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
-    torch.testing.assert_close(_procrustes_align(moved, target), target)

@@ -16,6 +16,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from vqhps.metrics import codebook_perplexity, codebook_usage, pa_pve_mm
 from vqhps.models.mesh_vqvae import MeshVQVAE
 from vqhps.models.pretrained import mesh_vqvae_extra
 
@@ -68,22 +69,6 @@ def per_vertex_error(pred: Tensor, target: Tensor) -> Tensor:
     pred = pred - pred.mean(1, keepdim=True)
     target = target - target.mean(1, keepdim=True)
     return (pred - target).norm(dim=-1).mean(1)
-
-
-def _procrustes_align(pred: Tensor, target: Tensor) -> Tensor:
-    """Similarity transform (scale, rotation, shift) of ``pred`` best fitting ``target``; (B, V, 3) each.
-
-    Private stand-in until ``vqhps.metrics`` provides it.
-    """
-    mu_p, mu_t = pred.mean(1, keepdim=True), target.mean(1, keepdim=True)
-    p, t = pred - mu_p, target - mu_t
-    u, s, vh = torch.linalg.svd(p.transpose(1, 2) @ t)  # H = P^T T = U S V^T
-    d = torch.sign(torch.linalg.det(vh.transpose(1, 2) @ u.transpose(1, 2)))
-    ones = torch.ones_like(d)
-    dm = torch.diag_embed(torch.stack([ones, ones, d], -1))
-    rot = vh.transpose(1, 2) @ dm @ u.transpose(1, 2)  # R = V D U^T
-    scale = (s * torch.stack([ones, ones, d], -1)).sum(-1) / p.pow(2).sum((1, 2)).clamp_min(1e-12)
-    return scale[:, None, None] * p @ rot.transpose(1, 2) + mu_t
 
 
 def keep_freed_memory() -> bool:
@@ -170,7 +155,7 @@ def evaluate_reconstruction(
     device = torch.device(device)
     was_training = model.training
     model.eval().to(device)
-    pve, pa, counts = [], [], torch.zeros(model.codebook_size, dtype=torch.float64)
+    pve, pa, ids = [], [], []
     try:
         for start in range(0, len(vertices), batch_size):
             batch = vertices[start : start + batch_size].to(device, torch.float32)
@@ -178,18 +163,16 @@ def evaluate_reconstruction(
                 idx = model.encode_indices(batch)
                 recon = model.decode_indices(idx).float()
             pve.append(per_vertex_error(recon, batch).cpu())
-            pa.append(
-                (_procrustes_align(recon.double(), batch.double()) - batch).norm(dim=-1).mean(1).float().cpu()
-            )
-            counts += torch.bincount(idx.flatten().cpu(), minlength=model.codebook_size).double()
+            pa.append(pa_pve_mm(recon.double().cpu(), batch.double().cpu(), reduce=False))
+            ids.append(idx.cpu())
     finally:
         model.train(was_training)
-    probs = counts / counts.sum().clamp_min(1)
+    tokens = torch.cat(ids)
     return {
         "pve_mm": float(torch.cat(pve).mean()) * 1000.0,
-        "pa_pve_mm": float(torch.cat(pa).mean()) * 1000.0,
-        "perplexity": float(torch.exp(-(probs * torch.log(probs + 1e-10)).sum())),
-        "codes_in_use": float((counts > 0).double().mean()),
+        "pa_pve_mm": float(np.concatenate(pa).mean()),
+        "perplexity": codebook_perplexity(tokens, model.codebook_size),
+        "codes_in_use": codebook_usage(tokens, model.codebook_size),
     }
 
 
