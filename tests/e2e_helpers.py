@@ -30,7 +30,6 @@ _TINY_IMAGE_MODEL = {
     "val_every": 2,
     "ckpt_every": 2,
     "max_val_images": 2,
-    "regimes": _TINY_REGIMES,
 }
 
 # The demo experiment at toy size: every stage does the real thing on a handful of items.
@@ -51,6 +50,7 @@ def tiny_params(repo: Path) -> dict:
     demo = copy.deepcopy(params["demo"])
     for section, values in TINY_DEMO.items():
         demo[section].update(values)
+    demo["regimes"] = copy.deepcopy(_TINY_REGIMES)
     params["demo"] = demo
     return params
 
@@ -73,12 +73,15 @@ def make_workdir(repo: Path, tmp: Path, params: dict) -> Path:
     return work
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "VQHPS_NO_TRACK": "1",
         "DVC_NO_ANALYTICS": "1",
+        **(env or {}),
     }
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and out.returncode != 0:

@@ -51,7 +51,8 @@ def paper_params(repo, data_root) -> dict:
         "full": {"sources": mixture, "fraction": 1.0, "val_sources": ["3dpw"]},
         "scarce": {"sources": ["3dpw"], "fraction": 1.0, "val_sources": ["3dpw"]},
     }
-    tiny_images = {"backbone": "small_cnn", "pretrained": None, "shared_backbone": True, "regimes": regimes}
+    paper["regimes"] = regimes
+    tiny_images = {"backbone": "small_cnn", "pretrained": None, "shared_backbone": True}
     for stage in ("train_mesh_vqvae", "tokenize_meshes", "train_vqhps", "train_baseline", "evaluate"):
         paper[stage].update(TINY_DEMO[stage])
     for stage in ("train_vqhps", "train_baseline"):
@@ -65,8 +66,8 @@ def paper_params(repo, data_root) -> dict:
 def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_root):
     work = workdir(repo, tmp_path, paper_params(repo, fixture_root))
     dry = run([str(BIN / "snakemake"), "all", "-n", "--cores", "2"], work)
-    for stage in pipeline.EXPERIMENT_STAGES["paper"]:
-        assert f"results/paper/{stage.name}/" in dry.stdout, f"{stage.name} missing from the dry run"
+    for name in pipeline.stage_names("paper"):
+        assert f"results/paper/{name}/" in dry.stdout, f"{name} missing from the dry run"
     run([str(BIN / "snakemake"), "paper", "--cores", "2"], work)
     res = work / "results/paper"
 

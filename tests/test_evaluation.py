@@ -155,6 +155,7 @@ def test_measured_rows_carry_labels_and_the_exact_numbers():
         dataset="Anny test",
         backbone="small_cnn",
         training_data={"full": "all", "scarce": "10 %"},
+        regimes=("full", "scarce"),
     )
     assert len(rows) == 2 * 3 * len(PROTOCOLS)  # regimes x (vqhps, baseline, oracle) x protocols
     for row in rows:
@@ -173,23 +174,30 @@ def test_measured_rows_carry_labels_and_the_exact_numbers():
         dataset="3dpw",
         backbone="hrnet",
         training_data={},
+        regimes=("full", "scarce"),
         protocols=["vqhps"],
     )
     assert {r["protocol"] for r in only_vqhps} == {"vqhps"} and len(only_vqhps) == 6
     del metrics["oracle/vqhps/pve_mm"], metrics["oracle/vqhps/mpjpe_mm"], metrics["oracle/vqhps/pa_mpjpe_mm"]
     with pytest.raises(ValueError, match="'oracle/<protocol>/<metric>'"):
         ev.measured_rows(
-            metrics, data="synthetic demo", dataset="x", backbone="y", training_data={}, protocols=["vqhps"]
+            metrics,
+            data="synthetic demo",
+            dataset="x",
+            backbone="y",
+            training_data={},
+            regimes=["full"],
+            protocols=["vqhps"],
         )
 
 
 def test_headline_numbers_are_computed_differences_with_their_sign():
     metrics = _flat_metrics()
-    head = ev.headline_numbers(metrics)
+    head = ev.headline_numbers(metrics, ("full", "scarce"))
     key = "scarce/vqhps/vqhps_minus_baseline_pve_mm"
     assert head[key] == metrics["vqhps_scarce/vqhps/pve_mm"] - metrics["baseline_scarce/vqhps/pve_mm"] < 0
     metrics["vqhps_scarce/standard/pve_mm"] = 500.0
-    head = ev.headline_numbers(metrics)
+    head = ev.headline_numbers(metrics, ("full", "scarce"))
     assert head["scarce/standard/vqhps_minus_baseline_pve_mm"] > 0, "a losing VQ-HPS is reported as such"
     assert head["full/vqhps/vqhps_minus_oracle_mpjpe_mm"] == pytest.approx(
         metrics["vqhps_full/vqhps/mpjpe_mm"] - metrics["oracle/vqhps/mpjpe_mm"]

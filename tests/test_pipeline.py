@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,19 +13,24 @@ import pytest
 import yaml
 
 from vqhps import pipeline
+from vqhps.code_deps import DATA_FILES, import_closure, stage_code
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
-def test_dvc_yaml_is_generated_from_pipeline(repo):
-    committed = (repo / "dvc.yaml").read_text()
-    assert committed == pipeline.dvc_yaml_text(), (
-        "dvc.yaml is stale: run `python -m vqhps.pipeline --write-dvc`"
+PIPE = pipeline.Pipeline.load(Path(__file__).resolve().parents[1] / "params.yaml")
+
+
+@pytest.mark.parametrize("experiment", pipeline.EXPERIMENTS)
+def test_dvc_files_are_generated_from_pipeline(repo, experiment):
+    committed = (repo / pipeline.DVC_FILES[experiment]).read_text()
+    assert committed == PIPE.dvc_yaml_text(experiment), (
+        f"{pipeline.DVC_FILES[experiment]} is stale: run `python -m vqhps.pipeline --write-dvc`"
     )
 
 
 def test_every_stage_has_a_module_and_a_rule(repo):
-    names = {s.name for stages in pipeline.EXPERIMENT_STAGES.values() for s in stages}
+    names = {n for e in pipeline.EXPERIMENTS for n in pipeline.stage_names(e)}
     for name in names:
         assert (repo / "src/vqhps/stages" / f"{name}.py").is_file(), name
         rule = (repo / "workflow/rules" / f"{name}.smk").read_text()
@@ -35,10 +41,10 @@ def test_every_stage_has_a_module_and_a_rule(repo):
         assert f"python -m vqhps.stages.{name} " in rule
 
 
-def _dry_run_jobs(repo: Path, target: str) -> list[dict]:
+def _dry_run_jobs(repo: Path, target: str, cwd: Path | None = None) -> list[dict]:
     out = subprocess.run(
         [SNAKEMAKE, "-n", "-p", "-F", target, "--cores", "2"],
-        cwd=repo,
+        cwd=cwd or repo,
         capture_output=True,
         text=True,
         timeout=120,
@@ -70,17 +76,21 @@ def _strip_snakemake_only(cmd: str) -> str:
     return " ".join(keep)
 
 
-@pytest.mark.parametrize("experiment", sorted(pipeline.EXPERIMENT_STAGES))
-def test_snakemake_dag_matches_pipeline_table(repo, experiment):
-    jobs = _dry_run_jobs(repo, experiment)
+def _jobs_by_key(jobs: list[dict]) -> dict:
     seen = {}
     for job in jobs:
         exp = re.search(r"experiment=(\w+)", job.get("wildcards", "")).group(1)
         regime = re.search(r"regime=(\w+)", job.get("wildcards", ""))
         seen[(exp, job["rule"], regime.group(1) if regime else None)] = job
-    expected = {(experiment, name, regime) for name, regime in pipeline.jobs(experiment)}
+    return seen
+
+
+@pytest.mark.parametrize("experiment", pipeline.EXPERIMENTS)
+def test_snakemake_dag_matches_pipeline_table(repo, experiment):
+    seen = _jobs_by_key(_dry_run_jobs(repo, experiment))
+    expected = {(experiment, name, regime) for name, regime in PIPE.jobs(experiment)}
     assert set(seen) == expected, "Snakemake and the pipeline table run different jobs"
-    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    dvc = yaml.safe_load((repo / pipeline.DVC_FILES[experiment]).read_text())["stages"]
     for (exp, name, regime), job in seen.items():
         d = dvc[pipeline.job_name(exp, name, regime)]
         assert job["input"].split(", ") == d["deps"], f"{exp}.{name}: inputs differ"
@@ -90,4 +100,88 @@ def test_snakemake_dag_matches_pipeline_table(repo, experiment):
             f"{exp}.{name}: outputs differ"
         )
         assert _strip_snakemake_only(job["shell"]) == d["cmd"], f"{exp}.{name}: commands differ"
-        assert d["params"] == pipeline.param_keys(exp, name)
+        assert d["params"] == PIPE.param_keys(exp, name, regime)
+
+
+def test_a_regime_added_in_params_gets_jobs_in_snakemake_and_dvc(repo, tmp_path):
+    """The regimes come from <experiment>.regimes alone: a third one runs without touching code."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["demo"]["regimes"]["tiny"] = {"sources": ["anny"], "fraction": 0.025, "label": "2.5 %"}
+    shutil.copy(repo / "Snakefile", tmp_path / "Snakefile")
+    for name in ("workflow", "src"):
+        shutil.copytree(
+            repo / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+        )
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    seen = _jobs_by_key(_dry_run_jobs(repo, "demo", cwd=tmp_path))
+    for stage in ("train_vqhps", "train_baseline"):
+        assert ("demo", stage, "tiny") in seen, f"no {stage} job for the new regime"
+    assert "results/demo/train_vqhps/tiny/model.pt" in seen[("demo", "evaluate", None)]["input"]
+    out = subprocess.run(
+        [sys.executable, "-m", "vqhps.pipeline", "--params", str(tmp_path / "params.yaml")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    stages = yaml.safe_load(out.stdout.split("# --- workflow/paper/dvc.yaml")[0])["stages"]
+    assert stages["demo.train_vqhps.tiny"]["params"][-1] == "demo.regimes.tiny"
+    assert "results/demo/train_baseline/tiny/curves.csv" in stages["demo.evaluate"]["deps"]
+
+
+def test_paper_stages_are_not_in_the_default_dvc_file(repo):
+    """`dvc repro` / `dvc exp run` read ./dvc.yaml: the demo only, so they work without licensed data."""
+    demo = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    paper = yaml.safe_load((repo / "workflow/paper/dvc.yaml").read_text())["stages"]
+    assert all(k.startswith("demo.") for k in demo) and all(k.startswith("paper.") for k in paper)
+    assert all(v["wdir"] == "../.." for v in paper.values())
+
+
+def test_stage_code_deps_cover_every_imported_module(repo):
+    """Import each stage module in a fresh process: every vqhps module it loads is one of its code deps."""
+    for name in {n for e in pipeline.EXPERIMENTS for n in pipeline.stage_names(e)}:
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE.format(module=f"vqhps.stages.{name}")],
+            capture_output=True, text=True, check=True, cwd=repo,
+        )  # fmt: skip
+        loaded = set(out.stdout.split())
+        assert loaded, name
+        missing = loaded - set(stage_code(name))
+        assert not missing, f"{name} imports {sorted(missing)}, which its code deps lack"
+    assert "src/vqhps/models/bag_sum.py" in stage_code("train_mesh_vqvae")
+    assert "src/vqhps/seeding.py" in stage_code("train_vqhps")
+
+
+PROBE = """
+import sys, importlib
+from pathlib import Path
+importlib.import_module("{module}")
+root = Path(sys.modules["vqhps"].__file__).resolve().parent
+for name, m in sorted(sys.modules.items()):
+    if (name == "vqhps" or name.startswith("vqhps.")) and getattr(m, "__file__", None):
+        print("src/vqhps/" + Path(m.__file__).resolve().relative_to(root).as_posix())
+"""
+
+
+def test_import_closure_follows_lazy_relative_and_from_imports(tmp_path):
+    pkg = tmp_path / "vqhps"
+    for rel, text in {
+        "__init__.py": "",
+        "a.py": "def f():\n    from vqhps.sub import b\n",
+        "sub/__init__.py": "",
+        "sub/b.py": "from . import c\nfrom .c import thing\n",
+        "sub/c.py": "import vqhps.d as dd\nthing = 1\n",
+        "d.py": "import os\n",
+        "unused.py": "",
+    }.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    found = import_closure("vqhps.a", pkg)
+    assert found == {"vqhps", "vqhps.a", "vqhps.sub", "vqhps.sub.b", "vqhps.sub.c", "vqhps.d"}
+
+
+def test_every_package_data_file_is_a_declared_dependency(repo):
+    data = {
+        p.relative_to(repo / "src/vqhps").as_posix()
+        for p in (repo / "src/vqhps").rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc")
+    }
+    declared = {f for files in DATA_FILES.values() for f in files}
+    assert data <= declared, f"package data read by no declared module: {sorted(data - declared)}"

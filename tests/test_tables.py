@@ -143,7 +143,7 @@ def test_latex_escape_specials() -> None:
 @pytest.mark.parametrize(
     ("override", "match"),
     [
-        ({"regime": "tiny"}, r"unknown regime 'tiny'.*\['full', 'scarce'\]"),
+        ({"regime": "Tiny regime!"}, r"regime 'Tiny regime!' is not a regime name"),
         ({"protocol": "spin14"}, r"unknown protocol 'spin14'"),
         ({"data": "3dpw"}, r"unknown data label"),
         ({"pve_mm": "about 50"}, r"not a number"),
@@ -188,3 +188,14 @@ def test_rows_from_metrics_one_row_per_protocol(tmp_path: Path) -> None:
     assert rows[1]["pve_mm"] == 55.0 and rows[1]["mpjpe_mm"] is None, "absent metric -> missing"
     paths = build_tables(rows, [], tmp_path)
     assert read_table_csv(paths["scarce_csv"]) == rows, "rows go straight into build_tables"
+
+
+def test_a_regime_of_params_gets_its_own_table(tmp_path: Path) -> None:
+    """A third regime (params.yaml ``<experiment>.regimes``) is a table of its own beside main and scarce."""
+    measured = [_measured("full"), _measured("scarce"), _measured("tiny", pve_mm=99.5, training_data="2.5 %")]
+    paths = build_tables(measured, None, tmp_path, regimes=("full", "scarce", "tiny"))
+    assert {"main_md", "scarce_md", "tiny_md", "tiny_csv", "tiny_tex"} <= set(paths)
+    rows = read_table_csv(paths["tiny_csv"])
+    assert [r["pve_mm"] for r in rows] == [99.5] and rows[0]["training_data"] == "2.5 %"
+    assert "tiny" in paths["tiny_md"].read_text().splitlines()[0]
+    assert all(r["regime"] != "tiny" for r in read_table_csv(paths["main_csv"]))

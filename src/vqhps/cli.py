@@ -13,15 +13,16 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vqhps.config import ExperimentParams, load_params, section_dict
-from vqhps.configtools import ConfigError
+from vqhps.configtools import ConfigError, to_plain
 from vqhps.io.atomic import write_text_atomic
 from vqhps.paths import stage_dir
 from vqhps.tracking import Tracker, tracked_run
@@ -46,6 +47,7 @@ class StageContext:
     workers: int
     device: str
     args: argparse.Namespace
+    opened: set[str] = field(default_factory=set)  # declared inputs read through :meth:`input`
 
     @property
     def section(self) -> Any:
@@ -56,32 +58,67 @@ class StageContext:
         logging.getLogger(f"vqhps.stages.{self.stage}").info("%s", message)
 
     def regime(self) -> tuple[str, Any]:
-        """The ``--regime`` of this job and its params entry (``<stage>.regimes.<name>``)."""
-        name, regimes = self.args.regime, self.section.regimes
+        """The ``--regime`` of this job and its params entry (``<experiment>.regimes.<name>``)."""
+        name, regimes = self.args.regime, self.params.regimes
         if name not in regimes:
-            raise UserError(
-                f"--regime {name!r}: {self.experiment}.{self.stage}.regimes defines {sorted(regimes)}"
-            )
+            raise UserError(f"--regime {name!r}: {self.experiment}.regimes defines {sorted(regimes)}")
         return name, regimes[name]
 
+    @property
+    def regimes(self) -> tuple[str, ...]:
+        """The experiment's regimes (``<experiment>.regimes``), in params order."""
+        return tuple(self.params.regimes)
+
     def run_params(self) -> dict[str, Any]:
-        """What a training run stores in its checkpoint: seed, its section and its regime."""
-        return section_dict(self.params, self.stage) | (
-            {"regime": self.args.regime} if self.args.regime else {}
-        )
+        """What a training run stores in its checkpoint and logs: seed, its section and its regime."""
+        return job_params(self.params, self.stage, self.args.regime)
+
+    def input(self, rel: str) -> Path:
+        """Path of a declared input ``<stage>/<path>`` of this job (``{images}``: the image-set stage).
+
+        Every upstream read goes through here and the DAG table (:mod:`vqhps.pipeline`), so a stage cannot
+        read what Snakemake and DVC do not know it depends on.
+
+        Raises:
+            KeyError: ``rel`` is not among the job's declared inputs (a programming error).
+        """
+        from vqhps.pipeline import IMAGE_SET_STAGE, Pipeline
+
+        rel = rel.replace("{images}", IMAGE_SET_STAGE[self.experiment]).rstrip("/")
+        pipe = Pipeline({self.experiment: self.regimes})
+        declared = [d.rstrip("/") for d in pipe.declared_deps(self.experiment, self.stage, self.args.regime)]
+        if rel not in declared:
+            raise KeyError(
+                f"{self.stage} reads {rel!r}, which src/vqhps/pipeline.py does not declare: {declared}"
+            )
+        self.opened.add(rel)
+        return self.results / self.experiment / rel
+
+    def declared_inputs(self) -> list[Path]:
+        """Every declared upstream input of this job (files and folders)."""
+        from vqhps.pipeline import Pipeline
+
+        pipe = Pipeline({self.experiment: self.regimes})
+        deps = pipe.declared_deps(self.experiment, self.stage, self.args.regime)
+        return [self.results / self.experiment / d.rstrip("/") for d in deps]
 
     def work_checkpoint(self) -> Path:
         """The resumable checkpoint ``work/last.pt`` of this job (not a DVC/Snakemake output).
 
-        A checkpoint left by an earlier run with other params is removed, so a re-run never mixes two
-        configurations; one with the same params is resumed from.
+        ``work/`` belongs to the run that created it: it holds the run's key (:func:`vqhps.run_key.job_key`:
+        params, code, inputs). A ``work/`` with another key (other params, an edited module, a retrained
+        tokenizer, new images) is discarded with one log line, so a re-run never resumes another run's
+        weights; one with the same key (a killed run) is resumed from. A finished stage removes ``work/``.
         """
-        from vqhps.checkpoint import load_checkpoint
+        from vqhps.run_key import claim_work_dir, job_key
 
-        work = self.out_dir / "work" / "last.pt"
-        if work.is_file() and load_checkpoint(work).get("params") != self.run_params():
-            work.unlink()
-        return work
+        key = job_key(self.run_params(), self.stage, self.declared_inputs())
+        work = self.out_dir / "work"
+        if claim_work_dir(work, key):
+            self.log(
+                f"{work}: left by a run with other params, code or inputs; discarded, training from step 0"
+            )
+        return work / "last.pt"
 
     def limit_cpu_threads(self) -> None:
         """On CPU, one torch intra-op thread per image-training job (``VQHPS_TORCH_THREADS`` overrides).
@@ -100,16 +137,6 @@ class StageContext:
         self.tracker.log_metrics(metrics, step=step)
         self.log(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())))
 
-    def image_set(self) -> Path:
-        """Folder of this experiment's image set (``images/`` and ``meshes/`` shard sets)."""
-        from vqhps.pipeline import IMAGE_SET_STAGE
-
-        return self.upstream(IMAGE_SET_STAGE[self.experiment])
-
-    def upstream(self, stage: str) -> Path:
-        """Output folder of another stage of the same experiment."""
-        return stage_dir(self.results, self.experiment, stage)
-
 
 def build_parser(stage: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m vqhps.stages.{stage}", description=description)
@@ -120,7 +147,9 @@ def build_parser(stage: str, description: str) -> argparse.ArgumentParser:
         "--experiment", required=True, help="experiment (top-level section of params.yaml): demo or paper"
     )
     parser.add_argument(
-        "--regime", default=None, help="training regime of stages that run once per regime (full or scarce)"
+        "--regime",
+        default=None,
+        help="training regime of stages that run once per regime (a name of <experiment>.regimes)",
     )
     parser.add_argument(
         "--results", type=Path, default=Path("results"), help="results root (default: results)"
@@ -165,8 +194,13 @@ def stage_main(
     out_dir = stage_dir(args.results, args.experiment, stage)  # created by the first (atomic) write
     if args.regime:
         out_dir = out_dir / args.regime
-    ctx_params = section_dict(params, stage) | ({"regime": args.regime} if args.regime else {})
+    try:
+        ctx_params = job_params(params, stage, args.regime)
+    except ConfigError as err:  # an unknown --regime: a command-line problem
+        _log.error("%s", err)
+        return 1
     started = time.perf_counter()
+    remove_stale_temporaries(out_dir)
     try:
         run_name = f"{stage}.{args.regime}" if args.regime else stage
         with tracked_run(args.experiment, run_name, ctx_params, enabled=not args.no_track) as tracker:
@@ -185,11 +219,53 @@ def stage_main(
             metrics = {**metrics, "stage_seconds": round(time.perf_counter() - started, 3)}
             write_metrics(out_dir / "metrics.json", metrics)
             tracker.log_metrics(metrics)
+            shutil.rmtree(out_dir / "work", ignore_errors=True)  # finished: nothing left to resume
+            audit_inputs(ctx)
     except UserError as err:
         _log.error("%s", err)
         return 1
     _log.info("%s finished in %.1f s; outputs in %s", stage, time.perf_counter() - started, out_dir)
     return 0
+
+
+def job_params(params: ExperimentParams, stage: str, regime: str | None) -> dict[str, Any]:
+    """The params a job runs with (MLflow params, checkpoint ``params``): seed, section, regime entry."""
+    out = section_dict(params, stage)
+    if regime:
+        if regime not in params.regimes:
+            raise ConfigError(f"--regime {regime!r}: regimes defines {sorted(params.regimes)}")
+        out |= {"regime": regime, "regime_params": to_plain(params.regimes[regime])}
+    return out
+
+
+def remove_stale_temporaries(out_dir: Path) -> None:
+    """Remove the ``.<name>.*.tmp`` files and folders a killed atomic write left under ``out_dir``."""
+    if not out_dir.is_dir():
+        return
+    for tmp in sorted(out_dir.rglob(".*.tmp"), reverse=True):
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink(missing_ok=True)
+
+
+def audit_inputs(ctx: StageContext) -> None:
+    """With ``VQHPS_AUDIT_INPUTS=<file>``: append what the job read (inputs, vqhps modules) as one JSON line.
+
+    Used by the end-to-end tests to check the DAG table against what the stages really open and import.
+    """
+    target = os.environ.get("VQHPS_AUDIT_INPUTS")
+    if not target:
+        return
+    modules = sorted(
+        Path(m.__file__).resolve().as_posix()
+        for name, m in list(sys.modules.items())
+        if (name == "vqhps" or name.startswith("vqhps.")) and getattr(m, "__file__", None)
+    )
+    record = {"experiment": ctx.experiment, "stage": ctx.stage, "regime": ctx.args.regime}
+    record |= {"opened": sorted(ctx.opened), "modules": modules}
+    with open(target, "a") as fh:
+        fh.write(json.dumps(record) + "\n")
 
 
 def write_metrics(path: Path, metrics: dict[str, float]) -> None:

@@ -9,6 +9,7 @@ variables, never params, so moving to another machine does not invalidate any ca
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -190,6 +191,7 @@ class RegimeParams:
     fraction: float  # seeded subset of the kept train images, in (0, 1] (1 = all of them)
     steps: int | None = None  # overrides the stage's ``steps`` for this regime (null = same)
     val_sources: tuple[str, ...] | None = None  # val images' sources (null = ``sources``; paper: [3dpw])
+    label: str | None = None  # the tables' "Training data" cell (null = the regime's name)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.fraction <= 1.0:
@@ -215,7 +217,7 @@ class ImageAugmentParams:
 
 @dataclass(frozen=True, kw_only=True)
 class ImageTrainParams:
-    """What VQ-HPS and the regression baseline share: backbone, crop, optimisation, regimes."""
+    """What VQ-HPS and the regression baseline share: backbone, crop, optimisation (not the regimes)."""
 
     backbone: str  # small_cnn (CPU demo), resnet50 or hrnet_w48 (paper)
     backbone_width: int  # small_cnn only: channels of its first stage
@@ -233,7 +235,6 @@ class ImageTrainParams:
     val_every: int  # validate (curves) every this many steps
     ckpt_every: int  # resumable checkpoint every this many steps
     max_val_images: int  # validate on at most this many val images (-1 = all)
-    regimes: dict[str, RegimeParams]  # training regimes, each a job ``--regime <name>``
 
     def __post_init__(self) -> None:
         _positive(self, "backbone_width", "crop_size", "rotcam_hidden", "batch_size", "steps", "lr")
@@ -244,8 +245,6 @@ class ImageTrainParams:
             raise ConfigError(
                 f"weight_decay must be >= 0 and lr_gamma in (0, 1]; got {self.weight_decay}, {self.lr_gamma}"
             )
-        if not self.regimes:
-            raise ConfigError("regimes: define at least one regime (e.g. full)")
 
 
 @dataclass(frozen=True)
@@ -333,7 +332,6 @@ class MakeTablesParams:
     data: Literal["synthetic demo", "paper datasets"]  # what the measured rows were computed on
     dataset: str  # test-set label of the measured rows (e.g. "Anny synthetic test")
     backbone: str  # backbone label of the measured image models
-    training_data: dict[str, str]  # regime -> description of its training images
     protocols: tuple[str, ...]  # protocols shown (rows per protocol)
 
     def __post_init__(self) -> None:
@@ -347,6 +345,9 @@ class ExperimentParams:
     seed: int  # master seed; every stage derives its own stream from it
     data_root: str  # folder holding the licence-gated downloads (relative to the repo root or absolute)
     check_data: CheckDataParams
+    # training regimes: every image-training stage runs once per regime (``--regime <name>``), evaluate and
+    # make_tables report each; the ONE list of regimes (Snakemake's and DVC's jobs are generated from it)
+    regimes: dict[str, RegimeParams]
     make_synthetic: MakeSyntheticParams | None = None
     prepare_meshes: PrepareMeshesParams | None = None
     render_images: RenderImagesParams | None = None
@@ -357,6 +358,16 @@ class ExperimentParams:
     train_baseline: TrainBaselineParams | None = None
     evaluate: EvaluateParams | None = None
     make_tables: MakeTablesParams | None = None
+
+    def __post_init__(self) -> None:
+        if not self.regimes:
+            raise ConfigError("regimes: define at least one regime (e.g. full)")
+        for name in self.regimes:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ConfigError(
+                    f"regimes.{name}: a regime name is a folder and a job name; use lower-case letters, "
+                    "digits and _ (e.g. scarce_emdb)"
+                )
 
     def section(self, stage: str) -> Any:
         """The params section of ``stage``; a clear error if this experiment has none."""

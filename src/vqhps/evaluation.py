@@ -307,7 +307,7 @@ def measured_rows(
     dataset: str,
     backbone: str,
     training_data: Mapping[str, str],
-    regimes: Sequence[str] = ("full", "scarce"),
+    regimes: Sequence[str],
     protocols: Sequence[str] = tuple(PROTOCOLS),
 ) -> list[dict[str, object]]:
     """Rows of :func:`vqhps.tables.build_tables` from the evaluate stage's flat means.
@@ -345,7 +345,7 @@ def measured_rows(
 
 def headline_numbers(
     metrics: Mapping[str, float],
-    regimes: Sequence[str] = ("full", "scarce"),
+    regimes: Sequence[str],
     protocols: Sequence[str] = tuple(PROTOCOLS),
 ) -> dict[str, float]:
     """Differences behind the paper's claim, mm: VQ-HPS minus baseline (negative = VQ-HPS better) and

@@ -1,20 +1,27 @@
 """The pipeline's DAG, declared once: stages, their inputs and outputs, per experiment.
 
-``dvc.yaml`` is generated from this table (``python -m vqhps.pipeline --write-dvc``) and the
-Snakemake rules in ``workflow/rules/<stage>.smk`` take their inputs from it; a test runs
-Snakemake's own DAG and fails on any difference (stages, commands, inputs, outputs, params).
+``dvc.yaml`` (the demo) and ``workflow/paper/dvc.yaml`` (the paper run, which needs the licensed data) are
+generated from this table and ``params.yaml`` (``python -m vqhps.pipeline --write-dvc``); the Snakemake
+rules in ``workflow/rules/<stage>.smk`` take their inputs from it; a test runs Snakemake's own DAG and
+fails on any difference (stages, commands, inputs, outputs, params). The regimes of the image-training
+stages come from ``params.yaml`` (``<experiment>.regimes``); the code each stage depends on is the import
+closure of its stage module (:mod:`vqhps.code_deps`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from vqhps.code_deps import stage_code
+
 RESULTS = "results"
+EACH_REGIME = "{each_regime}"  # in a dep: expanded to one dep per regime of the experiment
 
 
 @dataclass(frozen=True)
@@ -22,91 +29,41 @@ class Stage:
     """One stage of one experiment.
 
     ``deps`` name upstream outputs as ``<stage>/<path>`` inside the experiment's results folder
-    (``{regime}`` is replaced by the job's regime); ``outs`` are paths inside the stage's own
-    folder (a trailing ``/`` marks a folder). A stage with ``regimes`` runs once per regime
-    (``--regime R``, outputs in ``<stage>/<R>/``): the scarce-data run is the same stage on a
-    restricted training set. Every stage also writes ``metrics.json`` (a DVC metric, not cached)
-    and reads its params section ``<experiment>.<stage>`` plus ``<experiment>.seed``.
+    (``{images}`` is the experiment's image-set stage, ``{regime}`` the job's regime and
+    ``{each_regime}`` every regime of the experiment); ``outs`` are paths inside the stage's own
+    folder (a trailing ``/`` marks a folder). A stage with ``per_regime`` runs once per regime of
+    ``<experiment>.regimes`` (``--regime R``, outputs in ``<stage>/<R>/``). Every stage also writes
+    ``metrics.json`` (a DVC metric, not cached) and reads its params section ``<experiment>.<stage>``
+    plus ``<experiment>.seed`` and ``extra_params``.
     """
 
     name: str
     outs: tuple[str, ...]
     deps: tuple[str, ...] = ()
-    code: tuple[str, ...] = field(default=())
     extra_params: tuple[str, ...] = ()  # other keys of the experiment the stage reads (e.g. data_root)
-    regimes: tuple[str, ...] = ()  # e.g. ("full", "scarce"); empty = one job
-
-
-_CORE = ("src/vqhps/config.py", "src/vqhps/cli.py")
-_VQVAE_CODE = (
-    "src/vqhps/models/mesh_vqvae.py",
-    "src/vqhps/models/mesh_hierarchy.py",
-    "src/vqhps/models/vcconv.py",
-    "src/vqhps/models/quantizer.py",
-    "src/vqhps/training/mesh_vqvae_trainer.py",
-)
-_IMAGE_CODE = (
-    "src/vqhps/training/image_trainer.py",
-    "src/vqhps/training/image_tasks.py",
-    "src/vqhps/training/image_setup.py",
-    "src/vqhps/data/image_sets.py",
-    "src/vqhps/data/image_dataset.py",
-    "src/vqhps/data/augment.py",
-    "src/vqhps/data/photometric.py",
-    "src/vqhps/models/backbones",
-    "src/vqhps/models/vqhps.py",
-    "src/vqhps/models/token_transformer.py",
-    "src/vqhps/models/regression.py",
-    "src/vqhps/losses.py",
-    "src/vqhps/protocols.py",
-    "src/vqhps/metrics.py",
-)
-
-_EVAL_CODE = (
-    "src/vqhps/evaluation.py",
-    "src/vqhps/overlay.py",
-    "src/vqhps/plots.py",
-    "src/vqhps/protocols.py",
-    "src/vqhps/metrics.py",
-    "src/vqhps/models/pretrained.py",
-    "src/vqhps/data/image_sets.py",
-    "src/vqhps/data/image_dataset.py",
-    "src/vqhps/data/augment.py",
-)
-_TABLES_CODE = ("src/vqhps/evaluation.py", "src/vqhps/tables.py", "src/vqhps/data/paper_numbers.csv")
-
-
-def _model_stages(images: str) -> tuple[Stage, ...]:
-    """The stages after the data: shared by every experiment, reading the image set of stage ``images``."""
-    return tuple(replace(s, deps=tuple(d.replace("{images}", images) for d in s.deps)) for s in _MODEL_STAGES)
+    per_regime: bool = False
 
 
 _MODEL_STAGES = (
-    Stage(
-        "train_mesh_vqvae",
-        outs=("model.pt", "curves.csv"),
-        deps=("prepare_meshes/shards/",),
-        code=_VQVAE_CODE,
-    ),
+    Stage("train_mesh_vqvae", outs=("model.pt", "curves.csv"), deps=("prepare_meshes/shards/",)),
     Stage(
         "tokenize_meshes",
         outs=("tokens/",),
         deps=("prepare_meshes/shards/", "train_mesh_vqvae/model.pt"),
-        code=_VQVAE_CODE,
     ),
     Stage(
         "train_vqhps",
         outs=("model.pt", "curves.csv"),
         deps=("{images}/images/", "{images}/meshes/", "train_mesh_vqvae/model.pt"),
-        code=_IMAGE_CODE + _VQVAE_CODE[:4],
-        regimes=("full", "scarce"),
+        extra_params=("regimes.{regime}",),
+        per_regime=True,
     ),
     Stage(
         "train_baseline",
         outs=("model.pt", "curves.csv"),
         deps=("{images}/images/", "{images}/meshes/"),
-        code=_IMAGE_CODE,
-        regimes=("full", "scarce"),
+        extra_params=("regimes.{regime}",),
+        per_regime=True,
     ),
     Stage(
         "evaluate",
@@ -115,52 +72,39 @@ _MODEL_STAGES = (
             "{images}/images/",
             "{images}/meshes/",
             "train_mesh_vqvae/model.pt",
-            "train_vqhps/full/model.pt",
-            "train_vqhps/scarce/model.pt",
-            "train_baseline/full/model.pt",
-            "train_baseline/scarce/model.pt",
+            "train_mesh_vqvae/curves.csv",
+            f"train_vqhps/{EACH_REGIME}/model.pt",
+            f"train_vqhps/{EACH_REGIME}/curves.csv",
+            f"train_baseline/{EACH_REGIME}/model.pt",
+            f"train_baseline/{EACH_REGIME}/curves.csv",
         ),
-        code=_EVAL_CODE,
+        extra_params=("regimes",),
     ),
-    Stage("make_tables", outs=("tables/",), deps=("evaluate/metrics.json",), code=_TABLES_CODE),
+    Stage("make_tables", outs=("tables/",), deps=("evaluate/metrics.json",), extra_params=("regimes",)),
 )
-
 
 _DEMO_DATA = (
-    Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
-    Stage("make_synthetic", outs=("meshes/",), deps=("check_data/record.json",), code=("src/vqhps/body",)),
-    Stage("prepare_meshes", outs=("shards/",), deps=("make_synthetic/meshes/",), code=("src/vqhps/io",)),
-    Stage(
-        "render_images",
-        outs=("images/", "meshes/"),
-        deps=("prepare_meshes/shards/",),
-        code=("src/vqhps/render",),
-    ),
+    Stage("check_data", outs=("record.json",), extra_params=("data_root",)),
+    Stage("make_synthetic", outs=("meshes/",), deps=("check_data/record.json",)),
+    Stage("prepare_meshes", outs=("shards/",), deps=("make_synthetic/meshes/",)),
+    Stage("render_images", outs=("images/", "meshes/"), deps=("prepare_meshes/shards/",)),
 )
 
-_PAPER_DATA_CODE = ("src/vqhps/io", "src/vqhps/datasets", "src/vqhps/body", "src/vqhps/data/splits.py")
-
 _PAPER_DATA = (
-    Stage("check_data", outs=("record.json",), code=("src/vqhps/datacheck",), extra_params=("data_root",)),
-    Stage(
-        "prepare_meshes",
-        outs=("shards/",),
-        deps=("check_data/record.json",),
-        code=_PAPER_DATA_CODE,
-        extra_params=("data_root",),
-    ),
+    Stage("check_data", outs=("record.json",), extra_params=("data_root",)),
+    Stage("prepare_meshes", outs=("shards/",), deps=("check_data/record.json",), extra_params=("data_root",)),
     Stage(
         "prepare_images",
         outs=("images/", "meshes/"),
         deps=("check_data/record.json", "prepare_meshes/shards/"),
-        code=(*_PAPER_DATA_CODE, "src/vqhps/protocols.py", "src/vqhps/geometry.py"),
         extra_params=("data_root",),
     ),
 )
 
-EXPERIMENT_STAGES: dict[str, tuple[Stage, ...]] = {
-    "demo": _DEMO_DATA + _model_stages("render_images"),
-    "paper": _PAPER_DATA + _model_stages("prepare_images"),
+EXPERIMENTS = ("demo", "paper")
+_STAGES: dict[str, tuple[Stage, ...]] = {
+    "demo": _DEMO_DATA + _MODEL_STAGES,
+    "paper": _PAPER_DATA + _MODEL_STAGES,
 }
 
 # The stage writing each experiment's image set (``images/`` + ``meshes/`` shard sets): rendered Anny
@@ -173,9 +117,17 @@ FINAL_OUTPUTS: dict[str, tuple[str, ...]] = {
     "paper": ("make_tables/metrics.json", "tokenize_meshes/metrics.json"),
 }
 
+# The DVC file of each experiment. The paper's stages live apart so that a plain `dvc repro` / `dvc exp run`
+# (which read ./dvc.yaml) run the demo on a machine without the licensed data.
+DVC_FILES: dict[str, str] = {"demo": "dvc.yaml", "paper": "workflow/paper/dvc.yaml"}
+
+
+def stage_names(experiment: str) -> tuple[str, ...]:
+    return tuple(s.name for s in _STAGES[experiment])
+
 
 def stage(experiment: str, name: str) -> Stage:
-    for s in EXPERIMENT_STAGES[experiment]:
+    for s in _STAGES[experiment]:
         if s.name == name:
             return s
     raise KeyError(f"experiment {experiment!r} has no stage {name!r}")
@@ -186,30 +138,104 @@ def out_path(experiment: str, rel: str) -> str:
     return f"{RESULTS}/{experiment}/{rel.rstrip('/')}"
 
 
-def jobs(experiment: str) -> list[tuple[str, str | None]]:
-    """Every (stage, regime) pair of an experiment, in DAG order; regime None for single-job stages."""
-    return [(s.name, r) for s in EXPERIMENT_STAGES[experiment] for r in (s.regimes or (None,))]
+@dataclass(frozen=True)
+class Pipeline:
+    """The DAG of every experiment for given regimes (``{experiment: (regime, ...)}``, from params.yaml)."""
+
+    regimes: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def from_params(cls, params) -> Pipeline:
+        """From a validated :class:`vqhps.config.Params` (or an ``ExperimentParams`` mapping)."""
+        return cls({name: tuple(exp.regimes) for name, exp in params.experiments.items()})
+
+    @classmethod
+    def load(cls, path: str | Path = "params.yaml") -> Pipeline:
+        from vqhps.config import load_params
+
+        return cls.from_params(load_params(path))
+
+    def experiments(self) -> tuple[str, ...]:
+        return tuple(e for e in EXPERIMENTS if e in self.regimes)
+
+    def jobs(self, experiment: str) -> list[tuple[str, str | None]]:
+        """Every (stage, regime) pair of an experiment, in DAG order; regime None for single-job stages."""
+        return [
+            (s.name, r)
+            for s in _STAGES[experiment]
+            for r in (self.regimes[experiment] if s.per_regime else (None,))
+        ]
+
+    def declared_deps(self, experiment: str, name: str, regime: str | None = None) -> list[str]:
+        """Upstream outputs a job reads, as ``<stage>/<path>`` (folders keep their trailing ``/``)."""
+        out = []
+        for dep in stage(experiment, name).deps:
+            dep = dep.replace("{images}", IMAGE_SET_STAGE[experiment]).replace("{regime}", regime or "")
+            if EACH_REGIME in dep:
+                out += [dep.replace(EACH_REGIME, r) for r in self.regimes[experiment]]
+            else:
+                out.append(dep)
+        return out
+
+    def inputs(self, experiment: str, name: str, regime: str | None = None) -> list[str]:
+        """Input paths of a job: upstream outputs, then its code files (the stage's import closure)."""
+        deps = [out_path(experiment, d) for d in self.declared_deps(experiment, name, regime)]
+        return deps + list(stage_code(name))
+
+    def outputs(self, experiment: str, name: str, regime: str | None = None) -> list[str]:
+        """Output paths of a job, ``metrics.json`` last."""
+        s = stage(experiment, name)
+        folder = f"{name}/{regime}" if regime else name
+        return [out_path(experiment, f"{folder}/{o}") for o in s.outs] + [
+            out_path(experiment, f"{folder}/metrics.json")
+        ]
+
+    def param_keys(self, experiment: str, name: str, regime: str | None = None) -> list[str]:
+        """Dotted params.yaml keys a job reads: seed, its own section, and any extra keys."""
+        extra = [p.replace("{regime}", regime or "") for p in stage(experiment, name).extra_params]
+        return [f"{experiment}.seed", f"{experiment}.{name}", *(f"{experiment}.{p}" for p in extra)]
+
+    def dvc_stages(self, experiment: str) -> dict:
+        """The ``stages:`` mapping of an experiment's DVC file, one stage per job (see :func:`job_name`)."""
+        stages = {}
+        for name, regime in self.jobs(experiment):
+            outs = self.outputs(experiment, name, regime)
+            entry = {
+                "cmd": command(experiment, name, regime),
+                "deps": self.inputs(experiment, name, regime),
+                "params": self.param_keys(experiment, name, regime),
+                "outs": [o for o in outs[:-1] if not o.endswith(".csv")],
+                "metrics": [{outs[-1]: {"cache": False}}],
+            }
+            curves = [o for o in outs[:-1] if o.endswith(".csv")]  # training curves: `dvc plots show`
+            if curves:
+                entry["plots"] = [{c: {"cache": False, "x": "step"}} for c in curves]
+            if DVC_FILES[experiment] != "dvc.yaml":
+                entry = {"wdir": _wdir(experiment), **entry}
+            stages[job_name(experiment, name, regime)] = entry
+        return stages
+
+    def dvc_yaml_text(self, experiment: str) -> str:
+        header = (
+            "# GENERATED by `python -m vqhps.pipeline --write-dvc` from src/vqhps/pipeline.py and\n"
+            "# params.yaml; do not edit. tests/test_pipeline.py fails when it and Snakemake disagree.\n"
+        )
+        if experiment == "paper":
+            header += (
+                "# The paper run (needs the licensed data): `dvc repro workflow/paper/dvc.yaml`.\n"
+                "# Paths are relative to the repository root (wdir).\n"
+            )
+        return header + yaml.safe_dump({"stages": self.dvc_stages(experiment)}, sort_keys=False, width=120)
+
+
+def _wdir(experiment: str) -> str:
+    depth = len(Path(DVC_FILES[experiment]).parent.parts)
+    return "/".join([".."] * depth)
 
 
 def job_name(experiment: str, name: str, regime: str | None = None) -> str:
     """DVC stage name: ``<experiment>.<stage>[.<regime>]``."""
     return f"{experiment}.{name}" + (f".{regime}" if regime else "")
-
-
-def inputs(experiment: str, name: str, regime: str | None = None) -> list[str]:
-    """Input paths of a job: upstream outputs, then its code files."""
-    s = stage(experiment, name)
-    deps = [out_path(experiment, d.replace("{regime}", regime or "")) for d in s.deps]
-    return deps + [f"src/vqhps/stages/{name}.py", *_CORE, *s.code]
-
-
-def outputs(experiment: str, name: str, regime: str | None = None) -> list[str]:
-    """Output paths of a job, ``metrics.json`` last."""
-    s = stage(experiment, name)
-    folder = f"{name}/{regime}" if regime else name
-    return [out_path(experiment, f"{folder}/{o}") for o in s.outs] + [
-        out_path(experiment, f"{folder}/metrics.json")
-    ]
 
 
 def command(experiment: str, name: str, regime: str | None = None) -> str:
@@ -219,60 +245,37 @@ def command(experiment: str, name: str, regime: str | None = None) -> str:
     )
 
 
-def param_keys(experiment: str, name: str) -> list[str]:
-    """Dotted params.yaml keys a stage reads: seed, its own section, and any extra keys."""
-    s = stage(experiment, name)
-    return [f"{experiment}.seed", f"{experiment}.{name}", *(f"{experiment}.{p}" for p in s.extra_params)]
-
-
 def final_targets(experiment: str) -> list[str]:
     return [out_path(experiment, rel) for rel in FINAL_OUTPUTS[experiment]]
 
 
-def dvc_stages() -> dict:
-    """The ``stages:`` mapping of dvc.yaml, one stage per job (see :func:`job_name`)."""
-    stages = {}
-    for experiment in EXPERIMENT_STAGES:
-        for name, regime in jobs(experiment):
-            outs = outputs(experiment, name, regime)
-            entry = {
-                "cmd": command(experiment, name, regime),
-                "deps": inputs(experiment, name, regime),
-                "params": param_keys(experiment, name),
-                "outs": [o for o in outs[:-1] if not o.endswith(".csv")],
-                "metrics": [{outs[-1]: {"cache": False}}],
-            }
-            curves = [o for o in outs[:-1] if o.endswith(".csv")]  # training curves: `dvc plots show`
-            if curves:
-                entry["plots"] = [{c: {"cache": False, "x": "step"}} for c in curves]
-            stages[job_name(experiment, name, regime)] = entry
-    return stages
-
-
-def dvc_yaml_text() -> str:
-    header = (
-        "# GENERATED by `python -m vqhps.pipeline --write-dvc` from src/vqhps/pipeline.py; do not edit.\n"
-        "# tests/test_pipeline.py fails when this file and the Snakemake rules disagree.\n"
-    )
-    return header + yaml.safe_dump({"stages": dvc_stages()}, sort_keys=False, width=120)
+def write_dvc_files(pipeline: Pipeline, root: Path = Path(".")) -> list[Path]:
+    """Write every experiment's DVC file under ``root``; returns the paths written."""
+    written = []
+    for experiment in pipeline.experiments():
+        path = root / DVC_FILES[experiment]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(pipeline.dvc_yaml_text(experiment))
+        written.append(path)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vqhps.pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="default: params.yaml")
     parser.add_argument(
         "--write-dvc",
-        type=Path,
-        nargs="?",
-        const=Path("dvc.yaml"),
-        default=None,
-        help="write dvc.yaml (default path: dvc.yaml) instead of printing it",
+        action="store_true",
+        help=f"write the DVC files ({', '.join(DVC_FILES.values())}) instead of printing them",
     )
     args = parser.parse_args(argv)
-    text = dvc_yaml_text()
-    if args.write_dvc is None:
-        sys.stdout.write(text)
+    pipeline = Pipeline.load(args.params)
+    if args.write_dvc:
+        for path in write_dvc_files(pipeline):
+            print(f"wrote {path}")
     else:
-        args.write_dvc.write_text(text)
+        for experiment in pipeline.experiments():
+            sys.stdout.write(f"# --- {DVC_FILES[experiment]}\n{pipeline.dvc_yaml_text(experiment)}")
     return 0
 
 

@@ -10,14 +10,15 @@ import json
 import sys
 from pathlib import Path
 
-from vqhps.pipeline import EXPERIMENT_STAGES, jobs, outputs
+from vqhps.pipeline import EXPERIMENTS, Pipeline
 
 
 def describe(experiment: str, root: Path = Path(".")) -> str:
     """A human-readable listing of the experiment's stage outputs (missing ones marked)."""
     lines = [f"vqhps results for experiment '{experiment}':"]
-    for name, regime in jobs(experiment):
-        paths = [root / p for p in outputs(experiment, name, regime)]
+    pipeline = Pipeline.load(root / "params.yaml")
+    for name, regime in pipeline.jobs(experiment):
+        paths = [root / p for p in pipeline.outputs(experiment, name, regime)]
         done = all(p.exists() for p in paths)
         label = f"{name} ({regime})" if regime else name
         lines.append(f"  {label:<26} {'ok' if done else 'NOT BUILT'}")
@@ -58,7 +59,7 @@ def _fmt(v: object) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vqhps.report", description=__doc__.splitlines()[0])
-    parser.add_argument("--experiment", default="demo", choices=sorted(EXPERIMENT_STAGES))
+    parser.add_argument("--experiment", default="demo", choices=EXPERIMENTS)
     parser.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
     args = parser.parse_args(argv)
     print(describe(args.experiment, args.root))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -13,11 +14,25 @@ from vqhps.io.atomic import write_text_atomic
 from vqhps.protocols import PROTOCOLS
 
 METRICS: tuple[str, ...] = ("pve_mm", "mpjpe_mm", "pa_mpjpe_mm")
-REGIMES: dict[str, str] = {
+# Titles and file stems of the paper's two regimes; any other regime of params.yaml (``<experiment>.regimes``)
+# gets a table of its own named after it (``<regime>_table.md``).
+REGIME_TITLES: dict[str, str] = {
     "full": "Main results (large-scale / full training data)",
     "scarce": "Scarce-data regime (restricted training set)",
 }
 TABLE_FILE_STEMS: dict[str, str] = {"full": "main", "scarce": "scarce"}
+_REGIME_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def regime_title(regime: str) -> str:
+    return REGIME_TITLES.get(regime, f"Regime {regime} (params.yaml regimes.{regime})")
+
+
+def table_stem(regime: str) -> str:
+    """File stem of a regime's table: ``main`` for full, else the regime's name."""
+    return TABLE_FILE_STEMS.get(regime, regime)
+
+
 DATA_LABELS: tuple[str, ...] = ("paper datasets", "synthetic demo")
 ORIGINS: tuple[str, ...] = ("paper", "measured")
 # Column order of every output table (and of the CSV files, so they read back into the same dicts).
@@ -73,8 +88,8 @@ def normalize_row(row: Mapping[str, object], origin: str) -> dict[str, object]:
     missing = [k for k in ("method", "dataset", "regime", "protocol", "data", *METRICS) if k not in fields]
     if missing:
         raise ValueError(f"{where}: missing keys {missing}; a row needs {list(ROW_FIELDS)}")
-    if fields["regime"] not in REGIMES:
-        raise ValueError(f"{where}: unknown regime {fields['regime']!r}; allowed: {sorted(REGIMES)}")
+    if not _REGIME_NAME.fullmatch(str(fields["regime"])):
+        raise ValueError(f"{where}: regime {fields['regime']!r} is not a regime name (e.g. full, scarce)")
     if fields["protocol"] not in PROTOCOLS:
         raise ValueError(f"{where}: unknown protocol {fields['protocol']!r}; allowed: {sorted(PROTOCOLS)}")
     if fields["data"] not in DATA_LABELS:
@@ -216,8 +231,9 @@ def build_tables(
     measured_rows: Sequence[Mapping[str, object]],
     paper_rows: Sequence[Mapping[str, object]] | None,
     out_dir: str | Path,
+    regimes: Sequence[str] = tuple(REGIME_TITLES),
 ) -> dict[str, Path]:
-    """Write the main (``full``) and scarce-data (``scarce``) tables as Markdown, CSV and LaTeX.
+    """Write one table per regime (``full`` -> ``main``, ``scarce``, ...) as Markdown, CSV and LaTeX.
 
     Args:
         measured_rows: this pipeline's results, one dict per (method, regime, test set, protocol) with keys
@@ -225,9 +241,10 @@ def build_tables(
             ``backbone, training_data, source``; ``data`` is "synthetic demo" or "paper datasets".
         paper_rows: reported rows; None reads the packaged ``paper_numbers.csv``.
         out_dir: output folder (created if needed).
+        regimes: the experiment's regimes, in table order (paper rows of other regimes are not shown).
 
     Returns:
-        ``{"main_md", "main_csv", "main_tex", "scarce_md", "scarce_csv", "scarce_tex"}`` -> written paths.
+        ``{"main_md", "main_csv", "main_tex", "scarce_md", ...}`` (``<stem>_<ext>``) -> written paths.
 
     Raises:
         ValueError: a row with an unknown regime, protocol or data label, or missing keys.
@@ -237,8 +254,8 @@ def build_tables(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for regime, title in REGIMES.items():
-        stem = TABLE_FILE_STEMS[regime]
+    for regime in regimes:
+        title, stem = regime_title(regime), table_stem(regime)
         selected = _sorted_rows([r for r in rows if r["regime"] == regime])
         texts = {
             "md": _markdown(title, selected),

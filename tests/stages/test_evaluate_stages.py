@@ -19,7 +19,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 import image_fixtures as fx  # noqa: E402
-from test_train_image_stages import COMMON  # noqa: E402
+from test_train_image_stages import COMMON, REGIMES  # noqa: E402
 
 from vqhps.checkpoint import save_checkpoint  # noqa: E402
 from vqhps.evaluation import METHOD_NAMES  # noqa: E402
@@ -43,7 +43,6 @@ MAKE_TABLES = {
     "data": "synthetic demo",
     "dataset": "tiny test",
     "backbone": "small_cnn",
-    "training_data": {"full": "all", "scarce": "half"},
     "protocols": ["vqhps", "standard"],
 }
 
@@ -141,6 +140,11 @@ def project(tmp_path_factory):
             "seed": 0,
             "data_root": "data",
             "check_data": {"datasets": ["anny"]},
+            "regimes": {
+                **REGIMES,
+                "full": {**REGIMES["full"], "label": "all"},
+                "scarce": {**REGIMES["scarce"], "label": "half"},
+            },  # fmt: skip
             "train_vqhps": {
                 **common,
                 "d_model": 16,

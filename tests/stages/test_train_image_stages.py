@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -24,9 +25,9 @@ COMMON = {
     "lr_step": 2, "lr_gamma": 0.5, "val_every": 2, "ckpt_every": 2, "max_val_images": 2,
     "augment": {"flip_prob": 0.5, "rot_prob": 0.4, "rot_std_deg": 30.0, "rot_max_deg": 60.0,
                 "scale_std": 0.25, "photometric_prob": 0.3, "bbox_rescale": 1.2},
-    "regimes": {"full": {"sources": ["anny"], "fraction": 1.0},
-                "scarce": {"sources": ["anny"], "fraction": 0.5, "steps": 3}},
 }  # fmt: skip
+REGIMES = {"full": {"sources": ["anny"], "fraction": 1.0},
+           "scarce": {"sources": ["anny"], "fraction": 0.5, "steps": 3}}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +52,7 @@ def project(tmp_path):
         extra=mesh_vqvae_extra(vq),
     )
     params = {"demo": {
-        "seed": 0, "data_root": "data", "check_data": {"datasets": ["anny"]},
+        "seed": 0, "data_root": "data", "check_data": {"datasets": ["anny"]}, "regimes": REGIMES,
         "train_vqhps": {**COMMON, "d_model": 16, "heads": 2, "ffn": 32, "dropout": 0.1,
                         "loss_weights": {"tokens": 1.0, "rotation": 1.0, "reprojection": 1.0}},
         "train_baseline": {**COMMON, "hidden": 16, "rank": 4, "dropout": 0.1,
@@ -109,3 +110,19 @@ def test_baseline_stage_full_regime_and_unknown_regime(project):
     verts = trained.predict(torch.randn(2, 3, 32, 32)).verts
     assert verts.shape == (2, fx.N_VERTS, 3) and torch.isfinite(verts).all()
     assert train_baseline.main(_argv(project, "tiny")) == 1, "an undefined regime is a user error"
+
+
+def test_a_finished_run_leaves_no_work_and_another_runs_checkpoint_is_not_resumed(project, capfd):
+    out = project / "results/demo/train_vqhps/full"
+    assert train_vqhps.main(_argv(project, "full")) == 0
+    assert not (out / "work").exists(), "a finished run leaves nothing a later run could resume"
+    # A finished checkpoint of another run (e.g. trained before the tokenizer was retrained).
+    (out / "work").mkdir()
+    shutil.copyfile(out / "model.pt", out / "work/last.pt")
+    (out / "work/run_key").write_text("key of another run\n")
+    (out / "metrics.json").unlink()
+    assert train_vqhps.main(_argv(project, "full")) == 0
+    assert "discarded, training from step 0" in capfd.readouterr().err
+    rows = list(csv.DictReader((out / "curves.csv").open()))
+    assert [int(r["step"]) for r in rows] == [2, 4], "trained again from step 0, the whole curve"
+    assert json.loads((out / "metrics.json").read_text())["train_images_per_second"] > 0

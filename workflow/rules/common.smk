@@ -1,38 +1,43 @@
-# Shared by every rule: the validated params and the DAG table (src/vqhps/pipeline.py).
+# Shared by every rule: the validated params and the PIPELINE table (src/vqhps/pipeline.py).
 # No logic here: a bad key in params.yaml stops the workflow before any job, naming the key.
 import sys
 
 from vqhps.config import load_params
 from vqhps.configtools import ConfigError
-from vqhps.pipeline import final_targets, inputs, param_keys
+from vqhps.pipeline import Pipeline, final_targets
 
 try:
     PARAMS = load_params("params.yaml")
 except (ConfigError, FileNotFoundError) as err:
     sys.exit(f"params.yaml is invalid: {err}")
+PIPELINE = Pipeline.from_params(PARAMS)  # the regimes come from <experiment>.regimes
 
 
 configfile: "params.yaml"
 
 
 wildcard_constraints:
-    experiment="demo|paper",
-    regime="full|scarce",
+    experiment="|".join(PIPELINE.experiments()),
+    regime="|".join(sorted({r for e in PIPELINE.experiments() for r in PIPELINE.regimes[e]})),
 
 
 def stage_inputs(stage):
     """Input function: upstream outputs and code files of `stage` for the job's experiment."""
-    return lambda wildcards: inputs(wildcards.experiment, stage, wildcards.get("regime"))
+    return lambda wildcards: PIPELINE.inputs(wildcards.experiment, stage, wildcards.get("regime"))
+
+
+def _param_value(dotted):
+    value = config
+    for part in dotted.split("."):
+        value = value[part]
+    return value
 
 
 def stage_params(stage):
     """The params keys `stage` reads (same list as its DVC stage): a rerun trigger when they change."""
 
     def values(wildcards):
-        out = {}
-        for key in param_keys(wildcards.experiment, stage):
-            experiment, name = key.split(".", 1)
-            out[key] = config[experiment][name]
-        return out
+        keys = PIPELINE.param_keys(wildcards.experiment, stage, wildcards.get("regime"))
+        return {key: _param_value(key) for key in keys}
 
     return values

@@ -16,7 +16,6 @@ import sys
 from vqhps.cli import StageContext, UserError, stage_main
 
 STAGE = "evaluate"
-REGIMES = ("full", "scarce")  # the regimes whose models the DAG lists as inputs (src/vqhps/pipeline.py)
 
 
 def _loader(samples: list[dict], crop_size: int, bbox_rescale: float, batch_size: int, device: str):
@@ -47,8 +46,8 @@ def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
         ("vqhps", "train_vqhps", load_vqhps, vqhps_predictor),
         ("baseline", "train_baseline", load_baseline, baseline_predictor),
     ):
-        for regime in REGIMES:
-            path = ctx.upstream(stage) / regime / "model.pt"
+        for regime in ctx.regimes:
+            path = ctx.input(f"{stage}/{regime}/model.pt")
             if not path.is_file():
                 raise UserError(f"{path} is missing: run `snakemake {path}` (stage {stage}, regime {regime})")
             trained = load(path, ctx.device)
@@ -69,22 +68,22 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.models.pretrained import load_mesh_vqvae
 
     p = ctx.section
-    render = ctx.image_set()
-    topology = read_template(render / "meshes")
+    images, meshes = ctx.input("{images}/images"), ctx.input("{images}/meshes")
+    topology = read_template(meshes)
     if topology.joint_regressor is None:
-        raise UserError(f"{render / 'meshes'}/template.npz has no joint regressor; re-run render_images")
+        raise UserError(f"{meshes}/template.npz has no joint regressor; re-run the image-set stage")
     try:
         test = load_image_split(
-            str(render / "images"),
-            str(render / "meshes"),
+            str(images),
+            str(meshes),
             "test",
             max_images=None if p.max_test_images < 0 else p.max_test_images,
         )
     except ValueError as err:
         raise UserError(str(err)) from None
     if not len(test):
-        raise UserError(f"{render / 'images'} has no test image; raise render_images.max_meshes.test")
-    vq_path = ctx.upstream("train_mesh_vqvae") / "model.pt"
+        raise UserError(f"{images} has no test image; raise render_images.max_meshes.test")
+    vq_path = ctx.input("train_mesh_vqvae/model.pt")
     if not vq_path.is_file():
         raise UserError(f"{vq_path} is missing: run `snakemake {vq_path}` (stage train_mesh_vqvae)")
     vqvae = load_mesh_vqvae(vq_path, ctx.device)
@@ -97,7 +96,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     results = []
     for spec, predict, (crop, rescale), _ in models:
         loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
-        keep = p.overlay_samples if spec.label == "vqhps_full" else 0
+        keep = p.overlay_samples if spec.label == models[0][0].label else 0  # VQ-HPS, first regime
         results.append(ev.evaluate_method(spec, predict, loader, regressor, p.protocols, ctx.device, keep))
     crop, rescale = models[0][2]  # the oracle sees no image: any crop will do
     loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
@@ -142,14 +141,12 @@ def _plots(ctx: StageContext, results, test, vq_full, regressor, rescale: float)
         for proto in p.protocols
     ]
     image_curves = {
-        f"{m}_{r}": ctx.upstream(f"train_{m}") / r / "curves.csv"
-        for m in ("vqhps", "baseline")
-        for r in REGIMES
+        f"{m}_{r}": ctx.input(f"train_{m}/{r}/curves.csv") for m in ("vqhps", "baseline") for r in ctx.regimes
     }
     image_curves = {k: v for k, v in image_curves.items() if v.is_file()}
     if image_curves:
         written.append(plots.plot_training_curves(image_curves, out / "curves_image_models.png"))
-    vq_curves = ctx.upstream("train_mesh_vqvae") / "curves.csv"
+    vq_curves = ctx.input("train_mesh_vqvae/curves.csv")
     if vq_curves.is_file():
         written.append(plots.plot_training_curves({"mesh_vqvae": vq_curves}, out / "curves_mesh_vqvae.png"))
     extra: dict[str, float] = {}
@@ -184,7 +181,7 @@ def _overlay_panels(ctx: StageContext, test, result, regressor, rescale: float) 
     from vqhps.io.shards import ShardSet
     from vqhps.overlay import overlay_panel
 
-    table = ShardSet(ctx.image_set() / "images", IMAGES).read("test", ["id", "cam_K", "cam_R", "cam_t"])
+    table = ShardSet(ctx.input("{images}/images"), IMAGES).read("test", ["id", "cam_K", "cam_R", "cam_t"])
     row = {i: n for n, i in enumerate(table.column("id").to_pylist())}
     columns = {k: table.column(k) for k in ("cam_K", "cam_R", "cam_t")}
     panels = []

@@ -16,7 +16,6 @@ import sys
 from vqhps.cli import StageContext, UserError, stage_main
 
 STAGE = "make_tables"
-REGIMES = ("full", "scarce")
 TABLE_DATASET = {"emdb1": "emdb"}  # image source -> test-set key of vqhps/data/paper_numbers.csv
 
 
@@ -25,7 +24,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.tables import build_tables
 
     p = ctx.section
-    source = ctx.upstream("evaluate") / "metrics.json"
+    source = ctx.input("evaluate/metrics.json")
     if not source.is_file():
         raise UserError(f"{source} is missing: run the evaluate stage first (`snakemake {source}`)")
     metrics = json.loads(source.read_text())
@@ -41,18 +40,18 @@ def run(ctx: StageContext) -> dict[str, float]:
                 data=p.data,
                 dataset=dataset,
                 backbone=p.backbone,
-                training_data=dict(p.training_data),
-                regimes=REGIMES,
+                training_data={n: r.label or n for n, r in ctx.params.regimes.items()},
+                regimes=ctx.regimes,
                 protocols=p.protocols,
             )
     except ValueError as err:
         raise UserError(f"{source}: {err}") from None
-    written = build_tables(rows, None, ctx.out_dir / "tables")
+    written = build_tables(rows, None, ctx.out_dir / "tables", regimes=ctx.regimes)
     for key, path in written.items():
         if key.endswith("_md"):
             ctx.log(f"{path}:\n{path.read_text()}")
         ctx.tracker.log_artifact(path)
-    headline = headline_numbers(metrics, REGIMES, p.protocols)
+    headline = headline_numbers(metrics, ctx.regimes, p.protocols)
     for protocol in p.protocols:
         gap = headline.get(f"scarce/{protocol}/vqhps_minus_baseline_pve_mm")
         if gap is not None:

@@ -40,7 +40,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.datasets import image_sets, mesh_sets
 
     p, root = ctx.section, Path(ctx.params.data_root)
-    template_dir = ctx.upstream("prepare_meshes") / "shards"
+    template_dir = ctx.input("prepare_meshes/shards")
     try:
         template = read_template(template_dir)
         smplh = mesh_sets.load_models(root, "smplh")

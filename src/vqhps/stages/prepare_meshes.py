@@ -82,7 +82,7 @@ def _from_motions(ctx: StageContext) -> dict[str, float]:
 
 def _from_synthetic(ctx: StageContext) -> dict[str, float]:
     p = ctx.section
-    src = ctx.upstream("make_synthetic") / "meshes"
+    src = ctx.input("make_synthetic/meshes")
     if not (src / "meta.json").is_file():
         raise UserError(f"{src}: generated meshes not found; run make_synthetic first")
     meta = json.loads((src / "meta.json").read_text())

@@ -25,7 +25,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.render.synthetic import encode_image, render_many
 
     p = ctx.section
-    src = ctx.upstream("prepare_meshes") / "shards"
+    src = ctx.input("prepare_meshes/shards")
     meshes = ShardSet(src, MESHES)
     topology = read_template(src)
     if topology.joint_regressor is None:

@@ -23,8 +23,8 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.training.parallel_tokenize import ParallelTokenizer
 
     p = ctx.section
-    model = load_mesh_vqvae(ctx.upstream("train_mesh_vqvae") / "model.pt", ctx.device)
-    meshes = ShardSet(ctx.upstream("prepare_meshes") / "shards", MESHES)
+    model = load_mesh_vqvae(ctx.input("train_mesh_vqvae/model.pt"), ctx.device)
+    meshes = ShardSet(ctx.input("prepare_meshes/shards"), MESHES)
     metrics: dict[str, float] = {"n_tokens": model.n_tokens, "codebook_size": model.codebook_size}
     tokenizer = ParallelTokenizer(model, ctx.workers, p.batch_size, ctx.device)
     with atomic_path(ctx.out_dir / "tokens") as tmp, tokenizer:

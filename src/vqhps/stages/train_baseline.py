@@ -39,11 +39,11 @@ def run(ctx: StageContext) -> dict[str, float]:
 
     p = ctx.section
     name, regime = ctx.regime()
-    render = ctx.image_set()
-    topology = read_template(render / "meshes")
+    images, meshes = ctx.input("{images}/images"), ctx.input("{images}/meshes")
+    topology = read_template(meshes)
     aug = AugmentSettings(**to_plain(p.augment))
     try:
-        data = regime_data(render, topology, p, aug, regime, name, ctx.params.seed)
+        data = regime_data((images, meshes), topology, p, aug, regime, name, ctx.params.seed)
         rest = torch.from_numpy(rest_joints(topology))
     except ValueError as err:
         raise UserError(str(err)) from None

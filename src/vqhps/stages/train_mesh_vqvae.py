@@ -22,17 +22,22 @@ from vqhps.training.curves import write_curves_csv
 
 
 def run(ctx: StageContext) -> dict[str, float]:
+    import torch
+
+    from vqhps.checkpoint import load_checkpoint
     from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy, default_cache_dir
     from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
     from vqhps.training.mesh_vqvae_trainer import TrainSettings, evaluate_reconstruction, train_mesh_vqvae
 
     p = ctx.section
-    src = ctx.upstream("prepare_meshes") / "shards"
+    src = ctx.input("prepare_meshes/shards")
     shards = ShardSet(src, MESHES)
     topology = read_template(src)
     train, val, test = (load_vertices(shards, s) for s in ("train", "val", "test"))
     if not len(train) or not len(val):
         raise UserError(f"{src}: needs train and val meshes (have {len(train)} and {len(val)})")
+    seed = stage_seed(ctx.params.seed, "train_mesh_vqvae") % 2**31
+    torch.manual_seed(seed)  # before the model is built: its initial weights are part of the run
     try:
         settings_h = HierarchySettings(
             levels=tuple(p.hierarchy.levels), forced_centers=tuple(p.hierarchy.forced_centers)
@@ -54,18 +59,13 @@ def run(ctx: StageContext) -> dict[str, float]:
         lr_schedule=p.lr_schedule,
         val_every=p.val_every,
         ckpt_every=p.ckpt_every,
-        seed=stage_seed(ctx.params.seed, "train_mesh_vqvae") % 2**31,
+        seed=seed,
         max_val_meshes=None if p.max_val_meshes < 0 else p.max_val_meshes,
     )
     params = ctx.run_params()
     work = ctx.work_checkpoint()
-    curves: list[dict[str, float]] = []
-
-    def log(metrics: dict[str, float], step: int) -> None:
-        ctx.log_curve(metrics, step)
-        curves.append({"step": step, **metrics})
-
-    train_mesh_vqvae(model, train, val, settings, work, log=log, device=ctx.device, params=params)
+    train_mesh_vqvae(model, train, val, settings, work, log=ctx.log_curve, device=ctx.device, params=params)
+    curves = load_checkpoint(work)["extra"]["history"]  # every validation, also those before a resume
     final = {f"val_{k}": v for k, v in evaluate_reconstruction(model, val, device=ctx.device).items()}
     if len(test):
         final |= {f"test_{k}": v for k, v in evaluate_reconstruction(model, test, device=ctx.device).items()}

@@ -42,9 +42,9 @@ def run(ctx: StageContext) -> dict[str, float]:
 
     p = ctx.section
     name, regime = ctx.regime()
-    render = ctx.image_set()
-    vq_path = ctx.upstream("train_mesh_vqvae") / "model.pt"
-    topology = read_template(render / "meshes")
+    images, meshes = ctx.input("{images}/images"), ctx.input("{images}/meshes")
+    vq_path = ctx.input("train_mesh_vqvae/model.pt")
+    topology = read_template(meshes)
     vqvae = load_mesh_vqvae(vq_path)
     if vqvae.n_vertices != len(topology.vertices):
         raise UserError(
@@ -53,7 +53,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         )
     aug = AugmentSettings(**to_plain(p.augment))
     try:
-        data = regime_data(render, topology, p, aug, regime, name, ctx.params.seed)
+        data = regime_data((images, meshes), topology, p, aug, regime, name, ctx.params.seed)
     except ValueError as err:
         raise UserError(str(err)) from None
     config = VQHPSConfig(

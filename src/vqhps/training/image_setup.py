@@ -128,12 +128,18 @@ def regime_datasets(
 
 
 def regime_data(
-    image_set: Path, topology: MeshTopology, p, aug: AugmentSettings, regime, name: str, seed: int
+    image_set: tuple[Path, Path],
+    topology: MeshTopology,
+    p,
+    aug: AugmentSettings,
+    regime,
+    name: str,
+    seed: int,
 ) -> RegimeData:
     """:func:`regime_datasets` of one regime as both image stages build it (same images, same seeds).
 
     Args:
-        image_set: folder holding the ``images/`` and ``meshes/`` shard sets.
+        image_set: the ``images/`` and ``meshes/`` shard-set folders.
         topology: the meshes' topology (for the flip permutation).
         p: the stage's params section (``crop_size``, ``max_val_images``).
         regime: its ``RegimeParams`` (sources, fraction, val_sources); ``name`` its key.
@@ -142,8 +148,8 @@ def regime_data(
     from vqhps.seeding import stage_seed
 
     return regime_datasets(
-        image_set / "images",
-        image_set / "meshes",
+        image_set[0],
+        image_set[1],
         regime.sources,
         regime.fraction,
         stage_seed(seed, "image_subset", name),

@@ -205,7 +205,8 @@ def train_mesh_vqvae(
         train_vertices: (N, V, 3) float32 centred meshes, metres.
         val_vertices: (M, V, 3) float32 centred meshes, metres.
         settings: optimisation settings.
-        ckpt_path: checkpoint file, written atomically every ``ckpt_every`` steps and at the end.
+        ckpt_path: checkpoint file, written atomically every ``ckpt_every`` steps and at the end; its
+            ``extra["history"]`` holds every validation point (``{"step": s, **metrics}``), resumes included.
         log: called as ``log(metrics, step)`` at every validation (train_loss, train_pve_mm, val_* metrics).
         device: "cpu" or "cuda" (bf16 autocast on CUDA).
         params: run parameters stored in the checkpoint (defaults to ``settings``).
@@ -222,13 +223,14 @@ def train_mesh_vqvae(
     sampler = torch.Generator().manual_seed(settings.seed)
     model.to(device).train()
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
-    step = 0
+    step, history = 0, []
     if ckpt_path.is_file():
         ck = load_checkpoint(ckpt_path, map_location="cpu")  # RNG states must stay on the CPU
         model.load_state_dict(ck["model_state"])
         opt.load_state_dict(ck["optimizer_state"])
         restore_rng_state(ck["rng_state"], {"sampler": sampler})
         step = ck["step"]
+        history = list(ck["extra"].get("history", []))
     run_params = params if params is not None else asdict(settings)
     metrics: dict[str, float] = {}
     bar = tqdm(total=settings.steps, initial=step, desc="train", disable=not sys.stderr.isatty())
@@ -257,6 +259,7 @@ def train_mesh_vqvae(
             metrics |= _validate(model, val_vertices, settings, device)
             metrics["perplexity"] = float(out.perplexity)
             bar.set_postfix(val_pve_mm=f"{metrics['val_pve_mm']:.2f}")
+            history.append({"step": step, **metrics})
             if log is not None:
                 log(metrics, step)
         if step % settings.ckpt_every == 0 or step == settings.steps:
@@ -268,7 +271,7 @@ def train_mesh_vqvae(
                 step,
                 opt.state_dict(),
                 capture_rng_state({"sampler": sampler}),
-                mesh_vqvae_extra(model),
+                mesh_vqvae_extra(model) | {"history": history},
             )
     bar.close()
     if not metrics:  # resumed from a finished checkpoint

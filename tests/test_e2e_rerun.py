@@ -1,0 +1,118 @@
+"""Re-runs that are right (end to end, tiny demo): two clean runs give the same bytes, a run killed with
+SIGKILL in its training stages and re-run gives those bytes too, and every stage reads exactly what the
+DAG declares. These run the real Snakemake pipeline three times (a few minutes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from e2e_helpers import BIN, make_workdir, run, tiny_params
+from vqhps.pipeline import Pipeline
+
+pytestmark = pytest.mark.slow
+
+SNAKEMAKE = str(BIN / "snakemake")
+TIMING = ("seconds", "per_second")  # metrics.json keys that measure time, not results
+
+
+def _params(repo: Path) -> dict:
+    """Tiny demo with enough steps that a kill lands between the first checkpoint and the end."""
+    params = tiny_params(repo)
+    params["demo"]["train_mesh_vqvae"].update(steps=60, val_every=20, ckpt_every=5)
+    for stage in ("train_vqhps", "train_baseline"):
+        params["demo"][stage].update(steps=24, val_every=8, ckpt_every=4)
+    return params
+
+
+def digests(results: Path) -> dict[str, str]:
+    """sha256 of every output file of the demo (metrics.json without its timing keys; logs excluded)."""
+    out = {}
+    for path in sorted(p for p in (results / "demo").rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.name == "metrics.json":
+            values = {k: v for k, v in json.loads(data).items() if not any(t in k for t in TIMING)}
+            data = json.dumps(values, sort_keys=True).encode()
+        out[path.relative_to(results).as_posix()] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean_run(repo, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    work = make_workdir(repo, tmp_path_factory.mktemp("clean_a"), _params(repo))
+    audit = work / "audit.jsonl"
+    run([SNAKEMAKE, "demo", "--cores", "2"], work, env={"VQHPS_AUDIT_INPUTS": str(audit)})
+    return work, digests(work / "results")
+
+
+def test_two_clean_runs_give_the_same_bytes(repo, tmp_path, clean_run):
+    _, first = clean_run
+    work = make_workdir(repo, tmp_path, _params(repo))
+    run([SNAKEMAKE, "demo", "--cores", "2"], work)
+    second = digests(work / "results")
+    assert set(second) == set(first)
+    differ = sorted(k for k in first if first[k] != second[k])
+    assert not differ, f"two clean runs differ in {differ}"
+    assert any(k.endswith("train_mesh_vqvae/model.pt") for k in first)
+    assert not any("/work/" in k for k in first), "a finished run leaves no work/ folder"
+
+
+def _start_and_kill(work: Path, args: list[str], checkpoint: Path) -> None:
+    """Start a stage as Snakemake would, SIGKILL it as soon as its first resumable checkpoint exists."""
+    proc = subprocess.Popen(
+        ["python", "-m", *args],
+        cwd=work,
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "VQHPS_NO_TRACK": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while not checkpoint.is_file():
+        assert proc.poll() is None, f"{args} ended before its first checkpoint"
+        assert time.monotonic() < deadline, f"no checkpoint {checkpoint}"
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    out_dir = checkpoint.parent.parent
+    assert not (out_dir / "model.pt").exists(), "killed before the end (else the test proves nothing)"
+
+
+def test_a_run_killed_in_its_training_stages_resumes_to_the_same_bytes(repo, tmp_path, clean_run):
+    _, clean = clean_run
+    work = make_workdir(repo, tmp_path, _params(repo))
+    res = work / "results/demo"
+    run([SNAKEMAKE, str(res / "render_images/metrics.json"), "--cores", "2"], work)
+    vq_ckpt = res / "train_mesh_vqvae/work/last.pt"
+    _start_and_kill(work, ["vqhps.stages.train_mesh_vqvae", "--experiment", "demo"], vq_ckpt)
+    resumed = run([SNAKEMAKE, str(res / "train_mesh_vqvae/metrics.json"), "--cores", "1"], work)
+    log = (work / "results/logs/demo/train_mesh_vqvae.log").read_text()
+    assert "discarded" not in log, "the killed run's own checkpoint is resumed, not discarded"
+    assert resumed.returncode == 0
+    img_ckpt = res / "train_vqhps/full/work/last.pt"
+    _start_and_kill(work, ["vqhps.stages.train_vqhps", "--experiment", "demo", "--regime", "full"], img_ckpt)
+    run([SNAKEMAKE, "demo", "--cores", "2"], work)
+    assert "discarded" not in (work / "results/logs/demo/train_vqhps.full.log").read_text()
+    after = digests(work / "results")
+    differ = sorted(k for k in clean if clean.get(k) != after.get(k))
+    assert not differ and set(after) == set(clean), f"killed-and-resumed run differs in {differ}"
+
+
+def test_every_stage_reads_and_imports_only_what_the_dag_declares(repo, clean_run):
+    work, _ = clean_run
+    pipe = Pipeline.load(work / "params.yaml")
+    records = [json.loads(line) for line in (work / "audit.jsonl").read_text().splitlines()]
+    assert {(r["stage"], r["regime"]) for r in records} == set(pipe.jobs("demo"))
+    src = (repo / "src").resolve()
+    for r in records:
+        declared = {d.rstrip("/") for d in pipe.declared_deps("demo", r["stage"], r["regime"])}
+        assert set(r["opened"]) == declared, f"{r['stage']}: opened {r['opened']}, declares {declared}"
+        code = set(pipe.inputs("demo", r["stage"], r["regime"]))
+        imported = {"src/" + Path(m).relative_to(src).as_posix() for m in r["modules"]}
+        assert imported <= code, f"{r['stage']} imported {sorted(imported - code)}, not in its deps"
