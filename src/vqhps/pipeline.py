@@ -41,6 +41,7 @@ _CORE = ("src/vqhps/config.py", "src/vqhps/cli.py")
 _VQVAE_CODE = (
     "src/vqhps/models/mesh_vqvae.py",
     "src/vqhps/models/mesh_hierarchy.py",
+    "src/vqhps/models/meshconv_pooler.py",
     "src/vqhps/models/vcconv.py",
     "src/vqhps/models/quantizer.py",
     "src/vqhps/training/mesh_vqvae_trainer.py",

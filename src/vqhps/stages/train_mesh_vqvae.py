@@ -35,7 +35,9 @@ def run(ctx: StageContext) -> dict[str, float]:
         raise UserError(f"{src}: needs train and val meshes (have {len(train)} and {len(val)})")
     try:
         settings_h = HierarchySettings(
-            levels=tuple(p.hierarchy.levels), forced_centers=tuple(p.hierarchy.forced_centers)
+            levels=tuple(p.hierarchy.levels),
+            forced_centers=tuple(p.hierarchy.forced_centers),
+            builder=p.hierarchy.builder,
         )
         hierarchy = build_hierarchy(
             topology.faces, len(topology.vertices), settings_h, cache_dir=default_cache_dir()
