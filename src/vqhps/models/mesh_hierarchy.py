@@ -253,7 +253,8 @@ def select_centers(indptr: np.ndarray, indices: np.ndarray, stride: int, forced:
     return np.flatnonzero(is_center).astype(np.int64)
 
 
-def _pad(rows: list[tuple[list[int], list[int]]], pad_id: int) -> NeighbourTable:
+def padded_table(rows: list[tuple[list[int], list[int]]], pad_id: int) -> NeighbourTable:
+    """NeighbourTable of ragged rows ``(ids, hops)``, padded to the longest row with ``pad_id`` / -1."""
     k = max(len(r[0]) for r in rows)
     index = np.full((len(rows), k), pad_id, dtype=np.int64)
     distance = np.full((len(rows), k), -1, dtype=np.int32)
@@ -276,13 +277,13 @@ def build_level(
     centers = select_centers(indptr, indices, stride, forced)
     slot = np.full(n, -1, dtype=np.int64)
     slot[centers] = np.arange(len(centers))
-    pool = _pad([_ball(indptr, indices, int(c), r_pool) for c in centers], pad_id=n)
+    pool = padded_table([_ball(indptr, indices, int(c), r_pool) for c in centers], pad_id=n)
     unpool_rows = []
     for v in range(n):
         ids, ds = _ball(indptr, indices, v, r_unpool)
         keep = [(int(slot[u]), d) for u, d in zip(ids, ds, strict=True) if slot[u] >= 0]
         unpool_rows.append(([k[0] for k in keep], [k[1] for k in keep]))
-    unpool = _pad(unpool_rows, pad_id=len(centers))
+    unpool = padded_table(unpool_rows, pad_id=len(centers))
     src, dst = [], []
     for p, c in enumerate(centers):
         ids, _ = _ball(indptr, indices, int(c), 2 * stride - 1)

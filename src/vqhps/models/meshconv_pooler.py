@@ -26,7 +26,7 @@ from collections import deque
 
 import numpy as np
 
-from vqhps.models.mesh_hierarchy import HierarchyLevel, NeighbourTable
+from vqhps.models.mesh_hierarchy import HierarchyLevel, padded_table
 
 Graph = list[list[int]]
 
@@ -124,16 +124,6 @@ def select_centers(graph: Graph, stride: int, forced: list[int]) -> list[int]:
     return [v for v in range(n) if state[v] == 1]
 
 
-def _table(rows: list[tuple[list[int], list[int]]], pad_id: int) -> NeighbourTable:
-    k = max(len(ids) for ids, _ in rows)
-    index = np.full((len(rows), k), pad_id, dtype=np.int64)
-    distance = np.full((len(rows), k), -1, dtype=np.int32)
-    for p, (ids, ds) in enumerate(rows):
-        index[p, : len(ids)] = ids
-        distance[p, : len(ds)] = ds
-    return NeighbourTable(index, distance, pad_id)
-
-
 def build_level(
     graph: Graph, level: tuple[int, int, int], forced: list[int]
 ) -> tuple[HierarchyLevel, list[int], Graph]:
@@ -153,13 +143,13 @@ def build_level(
     slot = [-1] * n
     for i, c in enumerate(centers):
         slot[c] = i
-    pool = _table([ball(graph, c, r_pool) for c in centers], pad_id=n)
+    pool = padded_table([ball(graph, c, r_pool) for c in centers], pad_id=n)
     unpool_rows: list[tuple[list[int], list[int]]] = [([], []) for _ in range(n)]
     for i, c in enumerate(centers):
         for v, d in zip(*ball(graph, c, r_unpool), strict=True):
             unpool_rows[v][0].append(i)
             unpool_rows[v][1].append(d)
-    unpool = _table(unpool_rows, pad_id=len(centers))
+    unpool = padded_table(unpool_rows, pad_id=len(centers))
     coarse = [[slot[u] for u in ball(graph, c, 2 * stride - 1)[0] if slot[u] >= 0] for c in centers]
     return HierarchyLevel(pool, unpool, resamples=stride > 1), centers, coarse
 
