@@ -138,6 +138,8 @@ class HierarchyParams:
         tuple[int, int, int], ...
     ]  # per level (stride, pool radius, unpool radius); stride 1 = conv level
     forced_centers: tuple[int, ...] = ()  # template vertex ids kept as centres down to the coarsest level
+    # meshconv: MeshConvolution's walk (its SMPL tables exactly); sorted: over ascending neighbour lists
+    builder: Literal["meshconv", "sorted"] = "sorted"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Properties of the template pooling hierarchy (reference §2.2) on icospheres."""
+"""Properties of the template pooling hierarchy (reference §2.2) on icospheres, for both builders."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ def sphere():
     return icosphere(3)  # 642 vertices
 
 
-@pytest.fixture(scope="module")
-def hierarchy(sphere):
+@pytest.fixture(scope="module", params=["sorted", "meshconv"])
+def hierarchy(sphere, request):
     _, faces = sphere
-    return build_hierarchy(faces, 642, HierarchySettings(LEVELS, forced_centers=(7, 300, 641)))
+    settings = HierarchySettings(LEVELS, forced_centers=(7, 300, 641), builder=request.param)
+    return build_hierarchy(faces, 642, settings)
 
 
 def test_every_vertex_is_pooled_and_unpooled(hierarchy):
@@ -82,6 +83,8 @@ def test_deterministic_and_cached(tmp_path, sphere):
         assert all(np.array_equal(ax[k], ay[k]) for k in ax)
     other = HierarchySettings(LEVELS, forced_centers=(6,))
     assert hierarchy_key(faces, 642, other) != hierarchy_key(faces, 642, settings)
+    faithful = HierarchySettings(LEVELS, forced_centers=(5,), builder="meshconv")
+    assert hierarchy_key(faces, 642, faithful) != hierarchy_key(faces, 642, settings)
 
 
 def test_quads_and_bad_settings():
@@ -92,3 +95,5 @@ def test_quads_and_bad_settings():
         HierarchySettings(((3, 1, 1),))
     with pytest.raises(ValueError, match="forced_centers"):
         build_hierarchy(quads, 6, HierarchySettings(((1, 1, 1),), forced_centers=(9,)))
+    with pytest.raises(ValueError, match="builder 'cpp' is unknown"):
+        HierarchySettings(((1, 1, 1),), builder="cpp")

@@ -1,4 +1,8 @@
-"""Graph pooling hierarchy of a template mesh (centre sampling, pool/unpool neighbour tables), disk-cached."""
+"""Graph pooling hierarchy of a template mesh (centre sampling, pool/unpool neighbour tables), disk-cached.
+
+Two builders share the data types here: ``meshconv`` (``meshconv_pooler``, MeshConvolution's visiting
+order, the paper's hierarchy) and ``sorted`` (below: the same rules over ascending neighbour lists).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import os
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -141,12 +146,18 @@ class HierarchySettings:
     Attributes:
         levels: one (stride, pool_radius, unpool_radius) per level; stride 1 = conv level (all points kept).
         forced_centers: template vertex ids that must stay centres at every level (tried first by the BFS).
+        builder: ``meshconv`` walks the mesh in MeshConvolution's order (``meshconv_pooler``: on SMPL it
+            gives the original's dfaust2 tables exactly); ``sorted`` walks sorted neighbour lists (this
+            module's own builder; other centres, e.g. 56 instead of 54 SMPL tokens).
     """
 
     levels: tuple[tuple[int, int, int], ...] = MEDIUM_LEVELS
     forced_centers: tuple[int, ...] = field(default_factory=tuple)
+    builder: Literal["meshconv", "sorted"] = "sorted"
 
     def __post_init__(self) -> None:
+        if self.builder not in ("meshconv", "sorted"):
+            raise ValueError(f"hierarchy builder '{self.builder}' is unknown; use meshconv or sorted")
         for stride, r_pool, r_unpool in self.levels:
             if stride < 1 or r_pool < stride - 1 or r_unpool < stride - 1:
                 raise ValueError(
@@ -242,7 +253,8 @@ def select_centers(indptr: np.ndarray, indices: np.ndarray, stride: int, forced:
     return np.flatnonzero(is_center).astype(np.int64)
 
 
-def _pad(rows: list[tuple[list[int], list[int]]], pad_id: int) -> NeighbourTable:
+def padded_table(rows: list[tuple[list[int], list[int]]], pad_id: int) -> NeighbourTable:
+    """NeighbourTable of ragged rows ``(ids, hops)``, padded to the longest row with ``pad_id`` / -1."""
     k = max(len(r[0]) for r in rows)
     index = np.full((len(rows), k), pad_id, dtype=np.int64)
     distance = np.full((len(rows), k), -1, dtype=np.int32)
@@ -265,13 +277,13 @@ def build_level(
     centers = select_centers(indptr, indices, stride, forced)
     slot = np.full(n, -1, dtype=np.int64)
     slot[centers] = np.arange(len(centers))
-    pool = _pad([_ball(indptr, indices, int(c), r_pool) for c in centers], pad_id=n)
+    pool = padded_table([_ball(indptr, indices, int(c), r_pool) for c in centers], pad_id=n)
     unpool_rows = []
     for v in range(n):
         ids, ds = _ball(indptr, indices, v, r_unpool)
         keep = [(int(slot[u]), d) for u, d in zip(ids, ds, strict=True) if slot[u] >= 0]
         unpool_rows.append(([k[0] for k in keep], [k[1] for k in keep]))
-    unpool = _pad(unpool_rows, pad_id=len(centers))
+    unpool = padded_table(unpool_rows, pad_id=len(centers))
     src, dst = [], []
     for p, c in enumerate(centers):
         ids, _ = _ball(indptr, indices, int(c), 2 * stride - 1)
@@ -281,6 +293,20 @@ def build_level(
         dst.append(near)
     coarse = _csr_from_edges(np.concatenate(src), np.concatenate(dst), len(centers))
     return HierarchyLevel(pool, unpool, resamples=stride > 1), centers, coarse
+
+
+def _build_sorted_levels(
+    faces: np.ndarray, n_vertices: int, levels: tuple[tuple[int, int, int], ...], forced: list[int]
+) -> tuple[HierarchyLevel, ...]:
+    """The ``sorted`` builder: every walk over ascending neighbour lists, coarse graphs without self-loops."""
+    indptr, indices = mesh_graph(faces, n_vertices)
+    out = []
+    for level in levels:
+        lv, centers, (indptr, indices) = build_level(indptr, indices, level, forced)
+        slot = {int(c): i for i, c in enumerate(centers)}
+        forced = [slot[v] for v in forced]
+        out.append(lv)
+    return tuple(out)
 
 
 def hierarchy_key(faces: np.ndarray, n_vertices: int, settings: HierarchySettings) -> str:
@@ -304,7 +330,7 @@ def build_hierarchy(
     Args:
         faces: (F, 3) or (F, 4) int polygon vertex ids of the template.
         n_vertices: number of template vertices.
-        settings: levels and forced centres.
+        settings: levels, forced centres and builder.
         cache_dir: folder for ``hierarchy-<sha256>.npz``; None disables caching.
 
     Returns:
@@ -318,14 +344,13 @@ def build_hierarchy(
     if cache is not None and cache.is_file():
         with np.load(cache) as data:
             return MeshHierarchy.from_arrays(dict(data), source=f"cache {cache.name}")
-    indptr, indices = mesh_graph(faces, n_vertices)
-    levels = []
-    for level in settings.levels:
-        lv, centers, (indptr, indices) = build_level(indptr, indices, level, forced)
-        slot = {int(c): i for i, c in enumerate(centers)}
-        forced = [slot[v] for v in forced]
-        levels.append(lv)
-    hierarchy = MeshHierarchy(n_vertices, tuple(levels), source=f"template sha256 {key[:12]}")
+    if settings.builder == "meshconv":
+        from vqhps.models.meshconv_pooler import build_meshconv_levels
+
+        levels = build_meshconv_levels(faces, n_vertices, settings.levels, forced)
+    else:
+        levels = _build_sorted_levels(faces, n_vertices, settings.levels, forced)
+    hierarchy = MeshHierarchy(n_vertices, levels, source=f"{settings.builder} template sha256 {key[:12]}")
     if cache is not None:
         with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **hierarchy.to_arrays())

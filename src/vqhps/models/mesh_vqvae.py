@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -227,24 +224,10 @@ def summary(model: MeshVQVAE) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: ``python -m vqhps.models.mesh_vqvae --connections DIR --summary``."""
-    from vqhps.models.connections import MEDIUM_N_LEVELS, load_connections
+    """CLI (``python -m vqhps.models.mesh_vqvae --template FILE | --connections DIR``): see mesh_vqvae_cli."""
+    from vqhps.models.mesh_vqvae_cli import main as cli_main
 
-    ap = argparse.ArgumentParser(description="Mesh-VQ-VAE layer table from MeshConvolution connection files.")
-    ap.add_argument("--connections", type=Path, required=True, help="folder with _poolN.npy/_unpoolN.npy")
-    ap.add_argument("--n-vertices", type=int, default=6890, help="template vertex count (SMPL: 6890)")
-    ap.add_argument("--levels", type=int, default=MEDIUM_N_LEVELS, help="levels used (medium: 7)")
-    ap.add_argument("--channels", type=int, nargs="+", default=list(MeshVQVAEConfig.channels))
-    ap.add_argument("--summary", action="store_true", help="print the layer table and the parameter count")
-    args = ap.parse_args(argv)
-    try:
-        hierarchy = load_connections(args.connections, args.n_vertices, args.levels)
-        model = MeshVQVAE(hierarchy, MeshVQVAEConfig(channels=tuple(args.channels)))
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(summary(model) if args.summary else f"parameters: {sum(p.numel() for p in model.parameters())}")
-    return 0
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ def run(ctx: StageContext) -> dict[str, float]:
     torch.manual_seed(seed)  # before the model is built: its initial weights are part of the run
     try:
         settings_h = HierarchySettings(
-            levels=tuple(p.hierarchy.levels), forced_centers=tuple(p.hierarchy.forced_centers)
+            levels=tuple(p.hierarchy.levels),
+            forced_centers=tuple(p.hierarchy.forced_centers),
+            builder=p.hierarchy.builder,
         )
         hierarchy = build_hierarchy(
             topology.faces, len(topology.vertices), settings_h, cache_dir=default_cache_dir()
