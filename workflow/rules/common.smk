@@ -1,6 +1,10 @@
 # Shared by every rule: the validated params and the PIPELINE table (src/vqhps/pipeline.py).
 # No logic here: a bad key in params.yaml stops the workflow before any job, naming the key.
+import os
 import sys
+from pathlib import Path
+
+import yaml
 
 from vqhps.config import load_params
 from vqhps.configtools import ConfigError
@@ -14,6 +18,19 @@ PIPELINE = Pipeline.from_params(PARAMS)  # the regimes come from <experiment>.re
 
 
 configfile: "params.yaml"
+
+
+# Parameters live in params.yaml alone (the stages read it, DVC records it). Snakemake's --config and
+# --configfile would change only Snakemake's copy, so they are refused rather than silently ignored.
+if config != yaml.safe_load(Path("params.yaml").read_text()):
+    sys.exit(
+        "snakemake --config/--configfile overrides are not used here: the stages read params.yaml. "
+        "Edit params.yaml, or try a change as a DVC experiment: dvc exp run -S demo.train_vqhps.lr=3.0e-4"
+    )
+
+# Jobs call `python`: make it the interpreter running Snakemake (e.g. .venv/bin/snakemake without an
+# activated venv), so the rules find the vqhps package wherever Snakemake was started from.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 wildcard_constraints:
