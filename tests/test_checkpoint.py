@@ -49,3 +49,11 @@ def test_save_is_atomic_and_load_checks(tmp_path):
     torch.save({"format_version": 99}, tmp_path / "old.pt")
     with pytest.raises(ValueError, match="format"):
         load_checkpoint(tmp_path / "old.pt")
+
+
+def test_same_checkpoint_gives_the_same_bytes_whatever_the_file_is_called(tmp_path):
+    """Two runs writing the same weights must write the same file (the determinism promise)."""
+    state = {"w": torch.arange(6.0).reshape(2, 3)}
+    for name in ("a/model.pt", "b/last.pt"):
+        save_checkpoint(tmp_path / name, state, {"k": 1}, {"seed": 0}, 3)
+    assert (tmp_path / "a/model.pt").read_bytes() == (tmp_path / "b/last.pt").read_bytes()

@@ -96,8 +96,10 @@ def save_checkpoint(
         "rng_state": rng_state,
         "extra": extra or {},
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        # Saved through a file object: given a path, torch names the zip records after the file's stem,
+        # here the random temporary name, and two identical runs would write different bytes.
+        torch.save(payload, fh)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
