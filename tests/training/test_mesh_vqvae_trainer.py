@@ -145,3 +145,16 @@ def test_tokenize_and_evaluate(data):
     assert m["pve_mm"] == pytest.approx(float(pve.mean()), rel=1e-5)
     assert 0 < m["codes_in_use"] <= 1 and 1 - 1e-6 <= m["perplexity"] <= 16
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # codebook untouched
+
+
+def test_same_run_writes_the_same_checkpoint_bytes_whatever_the_global_rng_state(tmp_path, data):
+    """The checkpoint stores numpy's and python's global RNG states: the trainer must seed them."""
+    import random
+
+    h, train, val = data
+    settings = TrainSettings(steps=2, batch_size=4, lr=1e-3, val_every=2, ckpt_every=2, seed=3)
+    for i, name in enumerate(("a.pt", "b.pt")):
+        np.random.seed(100 + i)  # whatever ran before in the process
+        random.seed(200 + i)
+        train_mesh_vqvae(_model(h), train, val, settings, tmp_path / name)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
 from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from vqhps.seeding import seed_everything
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -287,7 +288,7 @@ def train_image_model(
     info = init_distributed(device)
     if settings.batch_size % info.world:
         raise ValueError(f"batch_size {settings.batch_size} does not divide over {info.world} processes")
-    torch.manual_seed(settings.seed)
+    seed_everything(settings.seed)
     model.to(device).train()
     task = task.to(device)
     opt = torch.optim.AdamW(

@@ -19,6 +19,7 @@ from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_sta
 from vqhps.metrics import codebook_perplexity, codebook_usage, pa_pve_mm
 from vqhps.models.mesh_vqvae import MeshVQVAE
 from vqhps.models.pretrained import mesh_vqvae_extra
+from vqhps.seeding import seed_everything
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -219,7 +220,7 @@ def train_mesh_vqvae(
     """
     device = torch.device(device)
     ckpt_path = Path(ckpt_path)
-    torch.manual_seed(settings.seed)
+    seed_everything(settings.seed)
     sampler = torch.Generator().manual_seed(settings.seed)
     model.to(device).train()
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
