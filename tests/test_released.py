@@ -293,3 +293,16 @@ def test_vqhps_needs_the_rest_pose_files(original_ckpt, connections, tmp_path):
             ]
         )
     assert info.value.code == 2
+
+
+def test_a_refused_vqhps_file_writes_nothing(vqhps_release, original_ckpt, connections, tmp_path, capsys):
+    folder, _ = vqhps_release
+    wrong = save_release(tmp_path / "vqhps_resnet", {"backbone_pose.0.weight": torch.zeros(64, 3, 7, 7)})
+    argv = [
+        "--mesh-vqvae", original_ckpt / "mesh-vqvae_54", "--connections", connections, "--vqhps", wrong,
+        "--tpose", folder / "tpose.npy", "--j-regressor", folder / "J_regressor_h36m.npy",
+        "--out", tmp_path / "out",
+    ]  # fmt: skip
+    assert _run(argv) == 2
+    assert "ResNet-50" in _one_error_line(capsys)
+    assert not (tmp_path / "out").exists()  # not even the tokenizer, which was fine

@@ -282,9 +282,15 @@ def convert(args: argparse.Namespace) -> list[Path]:
         raise ReleaseError(str(err)) from None
     vqvae, vq_scalars = convert_mesh_vqvae(args.mesh_vqvae, hierarchy)
     vq_source = _source(args.mesh_vqvae, vq_scalars)
-    written = [write_mesh_vqvae(args.out, vqvae, vq_source)]
-    if args.vqhps is None:
-        return written
+    vqhps = None if args.vqhps is None else _convert_vqhps_files(args, vqvae, vq_source)
+    written = [write_mesh_vqvae(args.out, vqvae, vq_source)]  # only once every file was accepted
+    if vqhps is not None:
+        written.append(write_vqhps(args.out, *vqhps))
+    return written
+
+
+def _convert_vqhps_files(args: argparse.Namespace, vqvae: MeshVQVAE, vq_source: dict) -> tuple:
+    """The arguments of :func:`write_vqhps` after ``vqvae``'s out folder, from the CLI's VQ-HPS files."""
     tpose = _load_npy(args.tpose, "tpose.npy, (1, 6890, 3)")
     if tpose.size != vqvae.n_vertices * 3:
         raise ReleaseError(f"{args.tpose}: shape {tpose.shape}, expected (1, {vqvae.n_vertices}, 3)")
@@ -303,8 +309,7 @@ def convert(args: argparse.Namespace) -> list[Path]:
         "tpose": _source(args.tpose),
         "j_regressor": _source(args.j_regressor),
     }
-    written.append(write_vqhps(args.out, state, config, vqvae, template, sources))
-    return written
+    return state, config, vqvae, template, sources
 
 
 def main(argv: list[str] | None = None) -> int:
