@@ -52,7 +52,7 @@ def read_release(path: Path) -> tuple[dict[str, Tensor], dict]:
     if not path.is_file():
         raise ReleaseError(f"{path}: no such file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = _load(path)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same one-line answer
         # torch's own text suggests weights_only=False, which would run code from the file: not offered.
         raise ReleaseError(
@@ -66,6 +66,14 @@ def read_release(path: Path) -> tuple[dict[str, Tensor], dict]:
         )
     scalars = {k: v for k, v in payload.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     return ok.strip_ddp(payload["model"]), scalars
+
+
+def _load(path: Path):
+    """``torch.load`` memory-mapped where the format allows it, so the optimiser state is never read."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:  # a legacy (pre-zip) file cannot be memory-mapped
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def check_key_set(
