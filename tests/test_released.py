@@ -306,3 +306,17 @@ def test_a_refused_vqhps_file_writes_nothing(vqhps_release, original_ckpt, conne
     assert _run(argv) == 2
     assert "ResNet-50" in _one_error_line(capsys)
     assert not (tmp_path / "out").exists()  # not even the tokenizer, which was fine
+
+
+def test_a_wrong_regressor_is_named(vqhps_release, original_ckpt, connections, tmp_path, capsys):
+    folder, _ = vqhps_release
+    np.save(tmp_path / "J_regressor_24.npy", np.zeros((24, 6890)))
+    argv = [
+        "--mesh-vqvae", original_ckpt / "mesh-vqvae_54", "--connections", connections,
+        "--vqhps", folder / "vqhps_hrnet", "--tpose", folder / "tpose.npy",
+        "--j-regressor", tmp_path / "J_regressor_24.npy", "--out", tmp_path / "out",
+    ]  # fmt: skip
+    assert _run(argv) == 2
+    err = _one_error_line(capsys)
+    assert "J_regressor_24.npy" in err and "(24, 6890)" in err
+    assert not (tmp_path / "out").exists()

@@ -303,6 +303,8 @@ def _convert_vqhps_files(args: argparse.Namespace, vqvae: MeshVQVAE, vq_source: 
     if tpose.size != vqvae.n_vertices * 3:
         raise ReleaseError(f"{args.tpose}: shape {tpose.shape}, expected (1, {vqvae.n_vertices}, 3)")
     reg = _load_npy(args.j_regressor, "J_regressor_h36m.npy, (17, 6890)")
+    if reg.shape != (17, vqvae.n_vertices):
+        raise ReleaseError(f"{args.j_regressor}: shape {reg.shape}, expected (17, {vqvae.n_vertices})")
     rest = pose_init(tpose, reg)
     state, config, scalars = convert_vqhps(args.vqhps, vqvae, rest)
     faces = _load_npy(args.faces, "faces, (F, 3)") if args.faces else np.zeros((0, 3), np.int64)
