@@ -65,6 +65,36 @@ def test_samples_in_a_batch_are_independent() -> None:
     torch.testing.assert_close(model(images[:1]).logits[0], full[0], atol=1e-5, rtol=1e-5)
 
 
+def test_original_head_axis_mixes_samples_causally_over_the_batch() -> None:
+    # head_attention_axis="batch" (only for the original's released weights): sample b sees samples <= b
+    # of the same token, and no other token of its own.
+    head = _tiny(head_attention_axis="batch").transformer.eval()
+    features = torch.randn(3, 6, 32)
+    base = head.classify(features)
+    torch.testing.assert_close(head.classify(features[:1]), base[:1])  # sample 0 sees only itself
+    later = features.clone()
+    later[2] += torch.randn(6, 32)
+    torch.testing.assert_close(head.classify(later)[:2], base[:2])
+    earlier = features.clone()
+    earlier[0, 3] += torch.randn(32)
+    out = head.classify(earlier)
+    assert not torch.allclose(out[2, 3], base[2, 3])  # sample 2 sees sample 0's token 3
+    torch.testing.assert_close(out[1:, [0, 1, 2, 4, 5]], base[1:, [0, 1, 2, 4, 5]])  # other tokens unmixed
+
+
+def test_rows_layout_is_the_transpose_of_the_columns_layout() -> None:
+    columns, rows = _tiny().eval(), _tiny(rot6d_layout="rows").eval()
+    rows.load_state_dict(columns.state_dict())
+    images = torch.randn(2, 3, 64, 64)
+    r_cols, r_rows = columns(images).rotmat, rows(images).rotmat
+    torch.testing.assert_close(r_rows, r_cols.transpose(1, 2))
+    assert not torch.allclose(r_rows, r_cols, atol=1e-3)
+    with pytest.raises(ValueError, match="rot6d_layout"):
+        VQHPSConfig(rot6d_layout="diagonal")
+    with pytest.raises(ValueError, match="head_attention_axis"):
+        VQHPSConfig(head_attention_axis="heads")
+
+
 def test_non_backbone_parameter_breakdown_matches_original() -> None:
     # A 720-channel small CNN stands in for HRNet-W48's 720-channel head (backbone count tested apart).
     config = VQHPSConfig(backbone="small_cnn", backbone_width=90, shared_backbone=True, image_size=64)

@@ -265,6 +265,30 @@ def mesh_connections(levels: int = 7) -> Manifest:
     )
 
 
+RELEASED_FILES = ("mesh_vqvae_54", "vqhps_hrnet", "tpose.npy")
+
+
+def released_weights() -> Manifest:
+    """The original VQ-HPS release (optional: only the "VQ-HPS (released weights)" rows need it)."""
+    return Manifest(
+        name="released_weights",
+        title="original VQ-HPS released weights (mesh_vqvae_54, vqhps_hrnet, tpose.npy)",
+        url="https://zenodo.org/records/12771018 (checkpoint/MESH_VQVAE/mesh_vqvae_54, "
+        "checkpoint/MESH_REGRESSOR/vqhps_hrnet, body_models/tpose.npy; the checkpoints are also in record "
+        "12651812, linked from https://github.com/g-fiche/VQ-HPS)",
+        folder="released",
+        optional=True,
+        how="copy the three files here under these names; they also need j_regressor_h36m and "
+        "mesh_connections; convert with `python -m vqhps.released` (README)",
+        breaks="only evaluating the original's released weights",
+        items=(
+            Item("mesh_vqvae_54", "released Mesh-VQ-VAE", validate=torch_checkpoint),
+            Item("vqhps_hrnet", "released VQ-HPS (HRNet-W48)", validate=torch_checkpoint),
+            Item("tpose.npy", "T-pose vertices (1, 6890, 3)", validate=npy_shape((1, 6890, 3))),
+        ),
+    )
+
+
 MANIFESTS = {
     "anny": anny,
     "smpl": smpl,
@@ -277,6 +301,7 @@ MANIFESTS = {
     "bedlam_real": bedlam_real,
     "hrnet_w48": hrnet_w48,
     "mesh_connections": mesh_connections,
+    "released_weights": released_weights,
 }
 
 

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+HEAD_ATTENTION_AXES = ("tokens", "batch")
+
 
 def sine_position_encoding(height: int, width: int, dim: int, temperature: float = 10000.0) -> Tensor:
     """DETR sine positional encoding with ``normalize=True`` for an ``height x width`` feature grid.
@@ -129,7 +131,10 @@ class TokenTransformer(nn.Module):
 
     The causal attention runs over the token axis of each sample. The original code fed the head
     sequence-first tensors (T, B, d) while the head expected (B, T, d), so its causal mask ran over the
-    *batch* axis (sample b saw samples <= b of the same token index); that bug is not reproduced here.
+    *batch* axis (sample b saw samples <= b of the same token index); that bug is not reproduced here
+    unless ``head_attention_axis="batch"``, which only the original's released weights use (they were
+    trained with it): then the head runs on (T, B, d), so outputs depend on the batch's composition and
+    order, exactly as in the original's evaluation.
     """
 
     def __init__(
@@ -142,8 +147,14 @@ class TokenTransformer(nn.Module):
         dec_layers: int,
         head_layers: int,
         codebook_size: int,
+        head_attention_axis: str = "tokens",
     ) -> None:
         super().__init__()
+        if head_attention_axis not in HEAD_ATTENTION_AXES:
+            raise ValueError(
+                f"head_attention_axis must be one of {HEAD_ATTENTION_AXES}, got {head_attention_axis!r}"
+            )
+        self.head_over_batch = head_attention_axis == "batch"
         self.encoder = nn.ModuleList(EncoderLayer(d_model, heads, ffn, dropout) for _ in range(enc_layers))
         self.encoder_norm = nn.LayerNorm(d_model)
         self.decoder = nn.ModuleList(DecoderLayer(d_model, heads, ffn, dropout) for _ in range(dec_layers))
@@ -167,6 +178,8 @@ class TokenTransformer(nn.Module):
 
     def classify(self, features: Tensor) -> Tensor:
         """Decoder output (B, T, d) -> logits (B, T, K) through the causal head."""
+        if self.head_over_batch:  # only attention mixes positions: transposing around the blocks suffices
+            return self.head(self.ln_f(self.blocks(features.transpose(0, 1)))).transpose(0, 1)
         return self.head(self.ln_f(self.blocks(features)))
 
     def forward(self, memory: Tensor, pos: Tensor, queries: Tensor) -> Tensor:

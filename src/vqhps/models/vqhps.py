@@ -11,7 +11,9 @@ from torch import Tensor, nn
 
 from vqhps.geometry import rot6d_to_matrix
 from vqhps.models.backbones import build_backbone
-from vqhps.models.token_transformer import TokenTransformer, sine_position_encoding
+from vqhps.models.token_transformer import HEAD_ATTENTION_AXES, TokenTransformer, sine_position_encoding
+
+ROT6D_LAYOUTS = ("columns", "rows")
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,16 @@ class VQHPSConfig:
     head_layers: int = 1
     rotcam_hidden: int = 1024
     rotcam_dropout: float = 0.5
+    rot6d_layout: str = "columns"
+    head_attention_axis: str = "tokens"
 
     def __post_init__(self) -> None:
+        if self.rot6d_layout not in ROT6D_LAYOUTS:
+            raise ValueError(f"rot6d_layout must be one of {ROT6D_LAYOUTS}, got {self.rot6d_layout!r}")
+        if self.head_attention_axis not in HEAD_ATTENTION_AXES:
+            raise ValueError(
+                f"head_attention_axis must be one of {HEAD_ATTENTION_AXES}, got {self.head_attention_axis!r}"
+            )
         if self.image_size % 32:
             raise ValueError(f"image_size must be a multiple of 32 (backbone stride), got {self.image_size}")
         if self.d_model % self.heads or self.d_model % 4:
@@ -89,10 +99,19 @@ class RotCamHead(nn.Module):
 
     fc1 -> dropout -> fc2 -> dropout with NO nonlinearity in between, as the original (so fc1/fc2 compose
     to one linear map at inference; kept for faithfulness and parameter parity).
+    ``rot6d_layout``: "columns" (default) or "rows" (the original's pytorch3d convention: R is the transpose).
     """
 
-    def __init__(self, in_channels: int, rest_joints: Tensor, hidden: int, dropout: float) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        rest_joints: Tensor,
+        hidden: int,
+        dropout: float,
+        rot6d_layout: str = "columns",
+    ) -> None:
         super().__init__()
+        self.rows = rot6d_layout == "rows"
         rest_joints = torch.as_tensor(rest_joints, dtype=torch.float32).reshape(-1)
         self.register_buffer("rest_joints", rest_joints)
         self.fc1 = nn.Linear(in_channels + rest_joints.numel(), hidden)
@@ -106,7 +125,8 @@ class RotCamHead(nn.Module):
         pooled = features.mean(dim=(2, 3))
         x = torch.cat([pooled, self.rest_joints.expand(pooled.shape[0], -1)], dim=1)
         x = self.drop2(self.fc2(self.drop1(self.fc1(x))))
-        return rot6d_to_matrix(self.rot_predictor(x)), self.cam_predictor(x)
+        rotmat = rot6d_to_matrix(self.rot_predictor(x))
+        return (rotmat.transpose(-1, -2) if self.rows else rotmat), self.cam_predictor(x)
 
 
 class BackboneSpec(Protocol):
@@ -153,8 +173,11 @@ class VQHPS(nn.Module):
             config.dec_layers,
             config.head_layers,
             config.codebook_size,
+            config.head_attention_axis,
         )
-        self.rotcam = RotCamHead(channels, rest_joints, config.rotcam_hidden, config.rotcam_dropout)
+        self.rotcam = RotCamHead(
+            channels, rest_joints, config.rotcam_hidden, config.rotcam_dropout, config.rot6d_layout
+        )
 
     def token_logits(self, pose_features: Tensor) -> Tensor:
         """Pose-branch features (B, C, h, w) -> logits (B, T, K)."""

@@ -27,6 +27,8 @@ def run(ctx: StageContext) -> dict[str, float]:
         raise UserError(f"{ctx.experiment}.check_data: {err}") from None
     if not report.ok:
         raise UserError(report.message())
+    if report.problems:  # only optional datasets are incomplete: say what they would add and where from
+        ctx.log(report.message())
     record = report.record()
     write_text_atomic(ctx.out_dir / "record.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
     return {"datasets_checked": len(datasets)}
