@@ -24,6 +24,7 @@ from vqhps.config import ExperimentParams, load_params, section_dict
 from vqhps.configtools import ConfigError
 from vqhps.io.atomic import write_text_atomic
 from vqhps.paths import stage_dir
+from vqhps.speed_env import ensure_speed_env
 from vqhps.tracking import Tracker, tracked_run
 
 _log = logging.getLogger("vqhps")
@@ -151,6 +152,7 @@ def stage_main(
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> int:
     """Run one stage; returns the process exit status."""
+    ensure_speed_env(argv)  # started without make's allocator settings: re-exec once with them
     parser = build_parser(stage, description)
     if add_arguments is not None:
         add_arguments(parser)
