@@ -8,7 +8,9 @@ Snakemake's own DAG and fails on any difference (stages, commands, inputs, outpu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -223,6 +225,42 @@ def param_keys(experiment: str, name: str) -> list[str]:
     """Dotted params.yaml keys a stage reads: seed, its own section, and any extra keys."""
     s = stage(experiment, name)
     return [f"{experiment}.seed", f"{experiment}.{name}", *(f"{experiment}.{p}" for p in s.extra_params)]
+
+
+# Stages that train on images with torch's intra-op threads on a CPU: their Snakemake ``threads`` is the
+# share of ``--cores`` left to each when the image jobs the targets ask for run side by side.
+IMAGE_TRAINING_STAGES = ("train_vqhps", "train_baseline")
+
+
+def image_jobs_asked(experiment: str, targets: Iterable[str]) -> int:
+    """How many image-training jobs of ``experiment`` the Snakemake ``targets`` may run side by side.
+
+    A target that is an output of one image-training job counts that job; any other target (a rule such as
+    ``demo``, a later stage's output, none at all: the default rule) may need all of them. An upper bound:
+    which jobs are already up to date is not known when the rules are read.
+    """
+    own = {
+        path: (name, regime)
+        for name, regime in jobs(experiment)
+        if name in IMAGE_TRAINING_STAGES
+        for path in outputs(experiment, name, regime)
+    }
+    asked = set()
+    for target in list(targets) or [""]:
+        job = own.get(os.path.normpath(target))
+        if job is None:
+            return len(set(own.values()))
+        asked.add(job)
+    return len(asked)
+
+
+def image_job_threads(cores: int, jobs_side_by_side: int) -> int:
+    """Threads of one image-training job: ``cores`` shared by the jobs that run side by side (at least 1).
+
+    One job alone gets every core (x1.8 with two threads on the 2-core machine); two regimes side by side
+    on two cores get one each (two threads each stall one another).
+    """
+    return max(1, cores // max(1, jobs_side_by_side))
 
 
 def final_targets(experiment: str) -> list[str]:

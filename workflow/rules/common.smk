@@ -4,7 +4,7 @@ import sys
 
 from vqhps.config import load_params
 from vqhps.configtools import ConfigError
-from vqhps.pipeline import final_targets, inputs, param_keys
+from vqhps.pipeline import final_targets, image_job_threads, image_jobs_asked, inputs, param_keys
 
 try:
     PARAMS = load_params("params.yaml")
@@ -36,3 +36,9 @@ def stage_params(stage):
         return out
 
     return values
+
+
+def image_threads(wildcards):
+    """Threads of an image-training job: the cores shared by the image jobs the targets ask for."""
+    asked = image_jobs_asked(wildcards.experiment, workflow.dag_settings.targets)
+    return image_job_threads(workflow.cores, asked)
