@@ -25,6 +25,7 @@ from vqhps.config import ExperimentParams, load_params, section_dict
 from vqhps.configtools import ConfigError, to_plain
 from vqhps.io.atomic import write_text_atomic
 from vqhps.paths import stage_dir
+from vqhps.speed_env import ensure_speed_env
 from vqhps.tracking import Tracker, tracked_run
 
 _log = logging.getLogger("vqhps")
@@ -121,16 +122,18 @@ class StageContext:
         return work / "last.pt"
 
     def limit_cpu_threads(self) -> None:
-        """On CPU, one torch intra-op thread per image-training job (``VQHPS_TORCH_THREADS`` overrides).
-
-        Measured on the shared 2-core machine: 1 thread trains VQ-HPS at ~40 img/s, 2 threads at ~7 img/s
-        (the threads stall each other once anything else runs); one thread per job also lets Snakemake
-        train the two regimes side by side. A machine setting, not a param.
+        """On CPU, the torch intra-op threads this job was given: ``VQHPS_TORCH_THREADS``, else
+        ``OMP_NUM_THREADS`` (Snakemake exports the job's ``threads``: ``image_threads`` in the rules), at
+        most the cores this process may use; neither set (DVC, a manual run: one job at a time) keeps
+        torch's default, every core. Measured on the 2-core machine: one job alone trains x1.8 faster on
+        two threads; beside other work two threads stall each other (~40 -> ~7 img/s). Not a param.
         """
-        if self.device == "cpu":
+        threads = os.environ.get("VQHPS_TORCH_THREADS") or os.environ.get("OMP_NUM_THREADS")
+        if self.device == "cpu" and threads:
             import torch
 
-            torch.set_num_threads(int(os.environ.get("VQHPS_TORCH_THREADS", "1")))
+            usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+            torch.set_num_threads(max(1, min(int(threads), usable or 1)))
 
     def log_curve(self, metrics: dict[str, float], step: int) -> None:
         """A training-curve point: to MLflow (with its step) and one line to the stage log."""
@@ -180,6 +183,7 @@ def stage_main(
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> int:
     """Run one stage; returns the process exit status."""
+    ensure_speed_env(argv)  # started without make's allocator settings: re-exec once with them
     parser = build_parser(stage, description)
     if add_arguments is not None:
         add_arguments(parser)

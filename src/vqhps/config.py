@@ -180,9 +180,12 @@ class TokenizeMeshesParams:
 
     batch_size: int  # meshes per forward pass
     shard_size: int  # token rows per Parquet file
+    pve_sample: int | None = None  # meshes per split whose pve_mm is measured (seeded); null = every mesh
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "shard_size")
+        if self.pve_sample is not None:
+            _positive(self, "pve_sample")
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ closure of its stage module (:mod:`vqhps.code_deps`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,6 +244,42 @@ def command(experiment: str, name: str, regime: str | None = None) -> str:
     return f"python -m vqhps.stages.{name} --experiment {experiment}" + (
         f" --regime {regime}" if regime else ""
     )
+
+
+# Stages that train on images with torch's intra-op threads on a CPU: their Snakemake ``threads`` is the
+# share of ``--cores`` left to each when the image jobs the targets ask for run side by side.
+IMAGE_TRAINING_STAGES = ("train_vqhps", "train_baseline")
+
+
+def image_jobs_asked(pipeline: Pipeline, experiment: str, targets: Iterable[str]) -> int:
+    """How many image-training jobs of ``experiment`` the Snakemake ``targets`` may run side by side.
+
+    A target that is an output of one image-training job counts that job; any other target (a rule such as
+    ``demo``, a later stage's output, none at all: the default rule) may need all of them. An upper bound:
+    which jobs are already up to date is not known when the rules are read.
+    """
+    own = {
+        path: (name, regime)
+        for name, regime in pipeline.jobs(experiment)
+        if name in IMAGE_TRAINING_STAGES
+        for path in pipeline.outputs(experiment, name, regime)
+    }
+    asked = set()
+    for target in list(targets) or [""]:
+        job = own.get(os.path.normpath(target))
+        if job is None:
+            return len(set(own.values()))
+        asked.add(job)
+    return len(asked)
+
+
+def image_job_threads(cores: int, jobs_side_by_side: int) -> int:
+    """Threads of one image-training job: ``cores`` shared by the jobs that run side by side (at least 1).
+
+    One job alone gets every core (x1.8 with two threads on the 2-core machine); two regimes side by side
+    on two cores get one each (two threads each stall one another).
+    """
+    return max(1, cores // max(1, jobs_side_by_side))
 
 
 def final_targets(experiment: str) -> list[str]:

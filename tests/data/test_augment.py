@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from vqhps.data import augment
+from vqhps.data.warp_reference import reference_warp_affine
 
 
 def _blob_image(h: int, w: int, x: int, y: int) -> np.ndarray:
@@ -165,3 +167,73 @@ def test_unit_scale_crop_copies_pixels_and_pads_black() -> None:
     # Crop pixel (i, j) is source pixel (i + 24, j + 14); source rows >= 50 are outside -> black.
     np.testing.assert_array_equal(crop[:26], image[24:50, 14:46])
     assert np.all(crop[26:] == 0)
+
+
+def _paper_affines(rng: np.random.Generator, n: int, height: int, width: int) -> list[np.ndarray]:
+    """Crop maps as the training loader draws them: paper rotation/scale, boxes partly off the image."""
+    affines = []
+    for _ in range(n):
+        _, rot, scale = augment.sample_augmentation(rng, rot_prob=0.8)
+        x0, y0 = rng.uniform(-0.2 * width, 0.5 * width), rng.uniform(-0.2 * height, 0.5 * height)
+        bbox = [x0, y0, x0 + rng.uniform(0.3, 0.9) * width, y0 + rng.uniform(0.3, 0.9) * height]
+        center, box = augment.bbox_to_box(np.array(bbox), 1.2)
+        affines.append(augment.crop_affine(center, box * scale, 96, rot))
+    return affines
+
+
+@pytest.mark.parametrize("kind", ["noise", "stripes"])
+def test_opencv_warp_matches_numpy_reference_within_one_grey_level(kind: str) -> None:
+    # Noise and one-pixel stripes are the worst case for interpolation (full-range steps between taps).
+    rng = np.random.default_rng(7)
+    if kind == "noise":
+        image = rng.integers(0, 256, (120, 90, 3), dtype=np.uint8)
+    else:
+        image = np.zeros((120, 90, 3), dtype=np.uint8)
+        image[::2, :, 0], image[:, ::3, 1], image[5:40, 10:70, 2] = 255, 200, 255
+    equal, outside = [], []
+    for affine in _paper_affines(rng, 40, *image.shape[:2]):
+        fast = augment.warp_affine(image, affine, 96).astype(np.int16)
+        ref = reference_warp_affine(image, affine, 96).astype(np.int16)
+        assert fast.shape == ref.shape == (96, 96, 3)
+        assert np.abs(fast - ref).max() <= 1
+        equal.append(np.mean(fast == ref))
+        outside.append(np.mean(ref == 0))
+    assert np.mean(equal) > 0.98  # off by one only where the exact value is near .5 (rounding)
+    assert max(outside) > 0.2  # the draws did reach past the source border (black taps compared too)
+
+
+def test_opencv_warp_float_and_single_channel_match_reference() -> None:
+    rng = np.random.default_rng(8)
+    image = rng.uniform(0, 1, (40, 50, 1)).astype(np.float32)
+    for affine in _paper_affines(rng, 10, 40, 50):
+        fast = augment.warp_affine(image, affine, 96)
+        assert fast.shape == (96, 96, 1) and fast.dtype == np.float32
+        np.testing.assert_allclose(fast, reference_warp_affine(image, affine, 96), atol=2e-3)
+    with pytest.raises(ValueError, match="int64"):
+        augment.warp_affine(image.astype(np.int64), affine, 8)
+
+
+class _ThreadsSeen(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> int:
+        import cv2
+
+        return cv2.getNumThreads()
+
+
+def test_loader_workers_warp_with_one_opencv_thread() -> None:
+    loader = torch.utils.data.DataLoader(_ThreadsSeen(), num_workers=1, batch_size=None)
+    assert [int(n) for n in loader] == [1]
+
+
+def test_normalize_image_table_is_bit_identical_to_the_formula() -> None:
+    rng = np.random.default_rng(9)
+    image = rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)[:, ::-1]  # a non-contiguous view too
+    x = image.astype(np.float32) / 255.0
+    expected = ((x - augment.IMAGENET_MEAN) / augment.IMAGENET_STD).transpose(2, 0, 1)
+    out = augment.normalize_image(image)
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(augment.normalize_image(image.astype(np.float32)), expected)

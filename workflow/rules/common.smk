@@ -8,7 +8,7 @@ import yaml
 
 from vqhps.config import load_params
 from vqhps.configtools import ConfigError
-from vqhps.pipeline import Pipeline, final_targets
+from vqhps.pipeline import Pipeline, final_targets, image_job_threads, image_jobs_asked
 
 try:
     PARAMS = load_params("params.yaml")
@@ -58,3 +58,9 @@ def stage_params(stage):
         return {key: _param_value(key) for key in keys}
 
     return values
+
+
+def image_threads(wildcards):
+    """Threads of an image-training job: the cores shared by the image jobs the targets ask for."""
+    asked = image_jobs_asked(PIPELINE, wildcards.experiment, workflow.dag_settings.targets)
+    return image_job_threads(workflow.cores, asked)

@@ -9,7 +9,7 @@ rule train_vqhps:
         section=stage_params("train_vqhps"),
     log:
         "results/logs/{experiment}/train_vqhps.{regime}.log",
-    threads: 1  # one intra-op thread on CPU (VQHPS_TORCH_THREADS): two regimes train side by side
+    threads: image_threads  # torch threads on CPU: all cores alone, shared side by side
     resources:
         gpu=1,
     conda:
