@@ -9,6 +9,7 @@ import yaml
 from vqhps.config import load_params
 from vqhps.configtools import ConfigError
 from vqhps.pipeline import Pipeline, final_targets
+from vqhps.tracking import PIPELINE_RUN_ENV, new_pipeline_run_id
 
 try:
     PARAMS = load_params("params.yaml")
@@ -31,6 +32,8 @@ if config != yaml.safe_load(Path("params.yaml").read_text()):
 # Jobs call `python`: make it the interpreter running Snakemake (e.g. .venv/bin/snakemake without an
 # activated venv), so the rules find the vqhps package wherever Snakemake was started from.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+# One id for the stage runs of this invocation (MLflow tag vqhps.pipeline_run); cluster jobs inherit it.
+os.environ.setdefault(PIPELINE_RUN_ENV, new_pipeline_run_id("snakemake"))
 
 
 wildcard_constraints:
