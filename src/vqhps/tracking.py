@@ -219,7 +219,7 @@ def unreachable_reason(uri: str, timeout: float = PROBE_TIMEOUT_S) -> str | None
         return None
     except (OSError, ValueError) as err:
         cause = getattr(err, "reason", err)
-        return f"{url} did not answer within {timeout:g} s: {cause}"
+        return f"{url} did not answer ({cause}; probe timeout {timeout:g} s)"
     return None
 
 
