@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from snakemake.exceptions import WorkflowError
 
 from vqhps.config import load_params
 from vqhps.configtools import ConfigError
@@ -34,6 +35,14 @@ if config != yaml.safe_load(Path("params.yaml").read_text()):
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 # One id for the stage runs of this invocation (MLflow tag vqhps.pipeline_run); cluster jobs inherit it.
 os.environ.setdefault(PIPELINE_RUN_ENV, new_pipeline_run_id("snakemake"))
+
+
+def all_cores():
+    """`--cores` (Snakemake runs a job with at most that many threads); 1 where none is given (`--report`)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1
 
 
 wildcard_constraints:
