@@ -5,6 +5,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+report: "workflow/report/workflow.rst"  # `snakemake demo --report report.html`; captions beside it
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/check_data.smk"
 include: "workflow/rules/make_synthetic.smk"

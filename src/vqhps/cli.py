@@ -222,7 +222,7 @@ def stage_main(
             metrics = run(ctx)
             metrics = {**metrics, "stage_seconds": round(time.perf_counter() - started, 3)}
             write_metrics(out_dir / "metrics.json", metrics)
-            tracker.log_metrics(metrics)
+            tracker.log_final(metrics)  # as final/<key>: apart from the curves
             shutil.rmtree(out_dir / "work", ignore_errors=True)  # finished: nothing left to resume
             audit_inputs(ctx)
     except UserError as err:

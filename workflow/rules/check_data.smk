@@ -2,7 +2,11 @@ rule check_data:
     input:
         stage_inputs("check_data"),
     output:
-        record="results/{experiment}/check_data/record.json",
+        record=report(
+            "results/{experiment}/check_data/record.json",
+            caption="../report/check_data.rst",
+            category="1. Data",
+        ),
         metrics="results/{experiment}/check_data/metrics.json",
     params:
         section=stage_params("check_data"),

@@ -5,10 +5,12 @@ import sys
 from pathlib import Path
 
 import yaml
+from snakemake.exceptions import WorkflowError
 
 from vqhps.config import load_params
 from vqhps.configtools import ConfigError
 from vqhps.pipeline import Pipeline, final_targets, image_job_threads, image_jobs_asked
+from vqhps.tracking import PIPELINE_RUN_ENV, new_pipeline_run_id
 
 try:
     PARAMS = load_params("params.yaml")
@@ -31,6 +33,16 @@ if config != yaml.safe_load(Path("params.yaml").read_text()):
 # Jobs call `python`: make it the interpreter running Snakemake (e.g. .venv/bin/snakemake without an
 # activated venv), so the rules find the vqhps package wherever Snakemake was started from.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+# One id for the stage runs of this invocation (MLflow tag vqhps.pipeline_run); cluster jobs inherit it.
+os.environ.setdefault(PIPELINE_RUN_ENV, new_pipeline_run_id("snakemake"))
+
+
+def all_cores():
+    """`--cores` (Snakemake runs a job with at most that many threads); 1 where none is given (`--report`)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1
 
 
 wildcard_constraints:
@@ -63,4 +75,4 @@ def stage_params(stage):
 def image_threads(wildcards):
     """Threads of an image-training job: the cores shared by the image jobs the targets ask for."""
     asked = image_jobs_asked(PIPELINE, wildcards.experiment, workflow.dag_settings.targets)
-    return image_job_threads(workflow.cores, asked)
+    return image_job_threads(all_cores(), asked)

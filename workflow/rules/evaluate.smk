@@ -3,13 +3,19 @@ rule evaluate:
         stage_inputs("evaluate"),
     output:
         per_sample="results/{experiment}/evaluate/per_sample.parquet",
-        plots=directory("results/{experiment}/evaluate/plots"),
+        plots=report(
+            directory("results/{experiment}/evaluate/plots"),
+            patterns=["{name}.png"],
+            caption="../report/evaluate.rst",
+            category="3. Plots",
+            labels={"plot": "{name}"},
+        ),
         metrics="results/{experiment}/evaluate/metrics.json",
     params:
         section=stage_params("evaluate"),
     log:
         "results/logs/{experiment}/evaluate.log",
-    threads: workflow.cores
+    threads: all_cores()
     resources:
         gpu=1,
     conda:

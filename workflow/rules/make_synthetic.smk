@@ -8,7 +8,7 @@ rule make_synthetic:
         section=stage_params("make_synthetic"),
     log:
         "results/logs/{experiment}/make_synthetic.log",
-    threads: workflow.cores
+    threads: all_cores()
     conda:
         "../../environment.yml"
     shell:

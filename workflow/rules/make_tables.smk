@@ -2,7 +2,13 @@ rule make_tables:
     input:
         stage_inputs("make_tables"),
     output:
-        tables=directory("results/{experiment}/make_tables/tables"),
+        tables=report(
+            directory("results/{experiment}/make_tables/tables"),
+            patterns=["{name}.csv"],
+            caption="../report/make_tables.rst",
+            category="4. Tables",
+            labels={"table": "{name}"},
+        ),
         metrics="results/{experiment}/make_tables/metrics.json",
     params:
         section=stage_params("make_tables"),

@@ -9,7 +9,7 @@ rule prepare_images:
         section=stage_params("prepare_images"),
     log:
         "results/logs/{experiment}/prepare_images.log",
-    threads: workflow.cores
+    threads: all_cores()
     conda:
         "../../environment.yml"
     shell:

@@ -9,7 +9,7 @@ rule render_images:
         section=stage_params("render_images"),
     log:
         "results/logs/{experiment}/render_images.log",
-    threads: workflow.cores
+    threads: all_cores()
     conda:
         "../../environment.yml"
     shell:

@@ -8,7 +8,7 @@ rule tokenize_meshes:
         section=stage_params("tokenize_meshes"),
     log:
         "results/logs/{experiment}/tokenize_meshes.log",
-    threads: workflow.cores
+    threads: all_cores()
     resources:
         gpu=1,
     conda:

@@ -3,7 +3,13 @@ rule train_baseline:
         stage_inputs("train_baseline"),
     output:
         model="results/{experiment}/train_baseline/{regime}/model.pt",
-        curves="results/{experiment}/train_baseline/{regime}/curves.csv",
+        curves=report(
+            "results/{experiment}/train_baseline/{regime}/curves.csv",
+            caption="../report/train_baseline.rst",
+            category="2. Training curves",
+            subcategory="Regression baseline",
+            labels={"model": "Regression baseline", "regime": "{regime}"},
+        ),
         metrics="results/{experiment}/train_baseline/{regime}/metrics.json",
     params:
         section=stage_params("train_baseline"),

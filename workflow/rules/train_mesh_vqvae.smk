@@ -3,13 +3,18 @@ rule train_mesh_vqvae:
         stage_inputs("train_mesh_vqvae"),
     output:
         model="results/{experiment}/train_mesh_vqvae/model.pt",
-        curves="results/{experiment}/train_mesh_vqvae/curves.csv",
+        curves=report(
+            "results/{experiment}/train_mesh_vqvae/curves.csv",
+            caption="../report/train_mesh_vqvae.rst",
+            category="2. Training curves",
+            subcategory="Mesh-VQ-VAE",
+        ),
         metrics="results/{experiment}/train_mesh_vqvae/metrics.json",
     params:
         section=stage_params("train_mesh_vqvae"),
     log:
         "results/logs/{experiment}/train_mesh_vqvae.log",
-    threads: workflow.cores
+    threads: all_cores()
     resources:
         gpu=1,
     conda:

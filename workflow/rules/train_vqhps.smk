@@ -3,7 +3,13 @@ rule train_vqhps:
         stage_inputs("train_vqhps"),
     output:
         model="results/{experiment}/train_vqhps/{regime}/model.pt",
-        curves="results/{experiment}/train_vqhps/{regime}/curves.csv",
+        curves=report(
+            "results/{experiment}/train_vqhps/{regime}/curves.csv",
+            caption="../report/train_vqhps.rst",
+            category="2. Training curves",
+            subcategory="VQ-HPS",
+            labels={"model": "VQ-HPS", "regime": "{regime}"},
+        ),
         metrics="results/{experiment}/train_vqhps/{regime}/metrics.json",
     params:
         section=stage_params("train_vqhps"),

@@ -74,6 +74,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     write_curves_csv(ctx.out_dir / "curves.csv", curves)
     with atomic_path(ctx.out_dir / "model.pt") as tmp:
         shutil.copyfile(work, tmp)
+    ctx.tracker.tag_model(ctx.out_dir / "model.pt")  # train_vqhps's run finds this run by the hash
     return final | {"n_tokens": model.n_tokens, "codebook_size": model.codebook_size, "steps": p.steps}
 
 

@@ -46,6 +46,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     vq_path = ctx.input("train_mesh_vqvae/model.pt")
     topology = read_template(meshes)
     vqvae = load_mesh_vqvae(vq_path)
+    ctx.tracker.tag_upstream_model("tokenizer", vq_path)  # its sha256 and the run that trained it
     if vqvae.n_vertices != len(topology.vertices):
         raise UserError(
             f"{vq_path} was trained on {vqvae.n_vertices} vertices, the image set's meshes have "
