@@ -119,7 +119,7 @@ def original_keypoints(
     """
     rec = iset.records
     if iset.cameras is None:
-        return spin24_to_h36m(rec.keypoints_2d[index])
+        return spin24_to_h36m(rec.keypoints_2d[index], source=str(iset.image_root))
     cams = iset.cameras.take(index)
     genders = np.array([normalize_gender(g) for g in rec.gender[index]])
     joints = np.empty((len(index), 17, 3))

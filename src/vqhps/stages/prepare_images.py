@@ -43,7 +43,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     template_dir = ctx.upstream("prepare_meshes") / "shards"
     try:
         template = read_template(template_dir)
-        smplh = mesh_sets.load_models(root, "smplh")
+        smplh = mesh_sets.load_models(root, "smplh", num_betas=p.num_betas)
         regressor = template.joint_regressor  # J_regressor_h36m, recorded by prepare_meshes
         if regressor is None:
             raise FileNotFoundError(
