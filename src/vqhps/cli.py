@@ -13,8 +13,11 @@ import argparse
 import json
 import logging
 import os
+import pickle
+import shutil
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ from typing import Any
 from vqhps.config import ExperimentParams, load_params, section_dict
 from vqhps.configtools import ConfigError
 from vqhps.io.atomic import write_text_atomic
+from vqhps.io.errors import DataFileError
 from vqhps.paths import stage_dir
 from vqhps.tracking import Tracker, tracked_run
 
@@ -31,6 +35,11 @@ _log = logging.getLogger("vqhps")
 
 class UserError(RuntimeError):
     """A problem the user can fix (missing file, inconsistent inputs); printed without a traceback."""
+
+
+# Also ended as one line: a bad data file (named by the error), a damaged pickle/zip that escaped the
+# readers, a diverging run (the trainers' non-finite-loss stop says which term and what to lower).
+ONE_LINE_ERRORS = (DataFileError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, FloatingPointError)
 
 
 @dataclass
@@ -165,6 +174,7 @@ def stage_main(
     out_dir = stage_dir(args.results, args.experiment, stage)  # created by the first (atomic) write
     if args.regime:
         out_dir = out_dir / args.regime
+    created = _absent_dirs(out_dir, args.results)
     ctx_params = section_dict(params, stage) | ({"regime": args.regime} if args.regime else {})
     started = time.perf_counter()
     try:
@@ -185,11 +195,39 @@ def stage_main(
             metrics = {**metrics, "stage_seconds": round(time.perf_counter() - started, 3)}
             write_metrics(out_dir / "metrics.json", metrics)
             tracker.log_metrics(metrics)
-    except UserError as err:
-        _log.error("%s", err)
+    except (UserError, *ONE_LINE_ERRORS) as err:
+        named = isinstance(err, UserError | DataFileError | FloatingPointError)
+        _log.error("%s", err if named else f"{type(err).__name__}: {err}")
+        _remove_created(created, keep=args.log)
         return 1
+    except BaseException:  # a bug: keep the traceback, but leave no empty or partial stage folder
+        _remove_created(created, keep=args.log)
+        raise
     _log.info("%s finished in %.1f s; outputs in %s", stage, time.perf_counter() - started, out_dir)
     return 0
+
+
+def _absent_dirs(out_dir: Path, results: Path) -> list[Path]:
+    """The folders from ``out_dir`` up to and including ``results`` that do not exist yet (deepest first)."""
+    chain = [out_dir, *(p for p in out_dir.parents if results == p or results in p.parents)]
+    return [p for p in chain if not p.exists()]
+
+
+def _remove_created(created: list[Path], keep: Path | None = None) -> None:
+    """After a failed run: remove the folders it created, so ``results/`` is as it was before.
+
+    The deepest created folder (the stage's output folder, or above it) holds only what this failed run
+    wrote and goes entirely; the folders above it go only when empty. A ``--log`` file inside is kept.
+    """
+    keep = keep.resolve() if keep is not None else None
+    for i, folder in enumerate(created):
+        if not folder.is_dir():
+            continue
+        holds_log = keep is not None and folder.resolve() in keep.parents
+        if i == 0 and not holds_log:
+            shutil.rmtree(folder, ignore_errors=True)
+        elif not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def write_metrics(path: Path, metrics: dict[str, float]) -> None:
