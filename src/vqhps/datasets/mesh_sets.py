@@ -28,6 +28,7 @@ __all__ = [
     "MeshRows",
     "load_models",
     "load_regressor",
+    "read_regressor",
     "canonical_vertices",
     "motion_mesh_rows",
     "threedpw_mesh_rows",
@@ -93,13 +94,21 @@ def load_regressor(data_root: str | os.PathLike) -> np.ndarray:
     path = Path(data_root) / "body_models" / "J_regressor_h36m.npy"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: H36M joint regressor missing; run check_data for instructions")
+    return read_regressor(path)
+
+
+def read_regressor(path: str | os.PathLike) -> np.ndarray:
+    """A J_regressor_h36m ``.npy`` checked to be (17, 6890) (no pickles): (17, V) float64.
+
+    Raises:
+        DataFileError: unreadable, or another shape (names the file).
+    """
     try:
         reg = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError) as err:
         raise as_data_error(path, ".npy array", err) from None
-    return check_shape(path, "array", reg, (17, SMPL_NUM_VERTICES), "H36M joints x vertices").astype(
-        np.float64
-    )
+    shape = (17, SMPL_NUM_VERTICES)
+    return check_shape(path, "array", reg, shape, "H36M joints x vertices").astype(np.float64)
 
 
 def canonical_vertices(
