@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -100,14 +103,29 @@ def test_smplh_betas_follow_the_param(body_root):
     assert "at least 17 shape components" in _problems(report)
 
 
-@pytest.mark.parametrize("name, folder, unpacked", [("3dpw", "3dpw", "3DPW"), ("emdb", "emdb", "EMDB")])
-def test_download_folder_names_explained_with_the_command(tmp_path, name, folder, unpacked):
-    (tmp_path / unpacked).mkdir()
-    report = check_datasets([name], tmp_path)
+@pytest.mark.parametrize("command", ["mv", "ln -s"])
+def test_download_folder_name_explained_and_the_command_works(tmp_path, command):
+    options = _threedpw(tmp_path)
+    (tmp_path / "3dpw").rename(tmp_path / "3DPW")  # as the archives unpack
+    report = check_datasets(["3dpw"], tmp_path, options)
     first = report.problems[0].problem
-    assert f"`mv {tmp_path / unpacked} {tmp_path / folder}`" in first
-    assert f"`ln -s {tmp_path / unpacked} {tmp_path / folder}`" in first
-    assert all("`mv" not in p.problem for p in report.problems[1:])  # said once
+    assert all("`" not in p.problem for p in report.problems[1:])  # said once
+    run = re.search(rf"`({command} [^`]+)`", first).group(1)
+    assert run == (
+        f"mv {tmp_path / '3DPW'} {tmp_path / '3dpw'}"
+        if command == "mv"
+        else f"ln -s 3DPW {tmp_path / '3dpw'}"
+    )
+    subprocess.run(run, shell=True, check=True, cwd=tmp_path)
+    assert check_datasets(["3dpw"], tmp_path, options).ok
+
+
+def test_readers_name_the_lookalike_folder(tmp_path):
+    from vqhps.datasets import threedpw
+
+    (tmp_path / "3DPW").mkdir()
+    with pytest.raises(FileNotFoundError, match=rf"but {tmp_path / '3DPW'} is beside it: run `mv "):
+        threedpw.read_split(tmp_path / "3dpw", "test")
 
 
 def test_amass_any_subset_when_none_listed(tmp_path):

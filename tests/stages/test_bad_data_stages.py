@@ -189,6 +189,9 @@ def test_download_folder_name_explained(project, capfd):
     assert check_data.main(_argv(params, results)) == 1
     err = capfd.readouterr().err
     assert f"`mv {data / '3DPW'} {data / '3dpw'}`" in err and _tree(results) == before
+    assert prepare_meshes.main(_argv(params, results)) == 1  # the stage says it too, in one line
+    errors = [line for line in capfd.readouterr().err.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and f"`ln -s 3DPW {data / '3dpw'}`" in errors[0] and _tree(results) == before
 
 
 def test_check_data_follows_the_motion_source(project, tmp_path, capfd):

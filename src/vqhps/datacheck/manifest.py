@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from vqhps.datasets.layout import absent_folder_hint
 from vqhps.io.errors import DataFileError
 
 __all__ = [
@@ -18,7 +19,6 @@ __all__ = [
     "Manifest",
     "Problem",
     "ItemResult",
-    "absent_folder_hint",
     "check_manifest",
     "file_digest",
     "listing_digest",
@@ -139,7 +139,10 @@ def _validate(item: Item, path: Path) -> str | None:
     try:
         return item.validate(path)
     except DataFileError as err:  # the readers' own message, without repeating the file
-        return err.problem() if err.path == str(path) else str(err)
+        if err.path == str(path):
+            return err.problem()
+        member = err.path.removeprefix(str(path))
+        return f"member {member}: {err.problem()}" if member.startswith("[") else str(err)
     except Exception as exc:
         return f"could not be read ({type(exc).__name__}: {exc})"
 
@@ -167,26 +170,6 @@ def _check_item(root: Path, item: Item, quick: bool = False) -> tuple[list[tuple
             if text:
                 problems.append((str(m.relative_to(root)), f"{item.what}: {text}"))
     return problems, matches
-
-
-def _beside(root: Path, aliases: tuple[str, ...]) -> Path | None:
-    """A folder beside ``root`` that looks like the download as unpacked (an alias, or another case)."""
-    if not root.parent.is_dir():
-        return None
-    names = {a.lower() for a in (*aliases, root.name)}
-    found = sorted(p for p in root.parent.iterdir() if p.is_dir() and p.name.lower() in names and p != root)
-    return found[0] if found else None
-
-
-def absent_folder_hint(root: Path, aliases: tuple[str, ...]) -> str:
-    """What to say for an absent dataset folder: the lookalike beside it and the exact command, if any."""
-    other = _beside(root, aliases)
-    if other is None:
-        return "dataset folder absent"
-    return (
-        f"dataset folder absent, but {other} is beside it: run `mv {other} {root}` "
-        f"or `ln -s {other.resolve()} {root}`"
-    )
 
 
 def check_manifest(

@@ -126,7 +126,6 @@ def amass(subsets: tuple[str, ...] | list[str] = DEFAULT_AMASS_SUBSETS) -> Manif
         folder="amass",
         breaks="Mesh-VQ-VAE training meshes (prepare_meshes)",
         how="unpack each subset archive so that amass/<Subset>/<subject>/*_poses.npz",
-        aliases=("AMASS",),
         items=tuple(
             Item(
                 pat,
@@ -148,7 +147,6 @@ def bedlam_animations() -> Manifest:
         title="BEDLAM animation files (AMASS-format npz)",
         url="https://bedlam.is.tue.mpg.de/ (register, Download: animation files)",
         folder="bedlam_animations",
-        aliases=("BEDLAM_animations", "animations", "bedlam_animation_files"),
         breaks="Mesh-VQ-VAE training meshes when params choose BEDLAM motions",
         items=(
             Item(
@@ -185,7 +183,6 @@ def threedpw(n_train: int = 24, n_validation: int = 12, n_test: int = 24) -> Man
         folder="3dpw",
         breaks="3DPW evaluation, validation, and the scarce-data experiment",
         how="unzip both archives here: sequenceFiles/<split>/*.pkl and imageFiles/<seq>/*.jpg",
-        aliases=("3DPW", "3DPW_dataset"),
         items=tuple(
             Item(
                 f"sequenceFiles/{s}/*.pkl",
@@ -219,7 +216,6 @@ def emdb(n_subjects: int = 10, n_sequences: int = 81) -> Manifest:
         folder="emdb",
         breaks="EMDB-1 evaluation and the EMDB-2 scarce-data experiment",
         how="unpack so that emdb/P<k>/<sequence>/{P<k>_<sequence>_data.pkl, images/00000.jpg, ...}",
-        aliases=("EMDB",),
         items=(
             Item("P*", "EMDB subject folders", kind="dir", count=n_subjects, hash_files=False),
             Item(
@@ -246,7 +242,6 @@ def bedlam_real(
         folder="bedlam_real",
         breaks="VQ-HPS training on the paper's data mixture",
         how="put <set>/<set>.npz and the images so that <set>/<imgname> exists (imgname as in the npz)",
-        aliases=("real_training_labels", "bedlam_real_labels", "BEDLAM_real"),
         items=tuple(Item(f"{s}/{s}.npz", f"{s} labels", validate=label_file_images) for s in label_sets)
         + tuple(Item(f"{s}/*", f"{s} image folder", kind="dir", hash_files=False) for s in label_sets),
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from vqhps.body.smpl import check_gender, normalize_gender
+from vqhps.datasets.layout import missing_folder_message
 from vqhps.datasets.records import FrameRecords, concat_records, root_to_camera
 from vqhps.io.errors import DataFileError, MissingFieldError, check_shape
 from vqhps.io.safe_pickle import load_pickle
@@ -165,7 +166,8 @@ def read_subset(
         if bool(load_sequence(f)[subset]) and (rec := read_sequence(f)) is not None:
             parts.append(rec)
     if not parts:
-        raise FileNotFoundError(f"no EMDB sequence with {subset}=True and usable frames under {root}")
+        what = f"no EMDB sequence with {subset}=True and usable frames under {root}"
+        raise FileNotFoundError(missing_folder_message(root, what))
     return concat_records(parts, "emdb")
 
 

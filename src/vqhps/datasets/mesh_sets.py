@@ -20,6 +20,7 @@ from vqhps.body.smpl import (
 )
 from vqhps.data.splits import assign_splits
 from vqhps.datasets import amass, threedpw
+from vqhps.datasets.layout import missing_folder_message
 from vqhps.datasets.records import FrameRecords
 from vqhps.io.errors import as_data_error, check_shape
 
@@ -167,7 +168,8 @@ def motion_mesh_rows(
     folder = Path(data_root) / MOTION_FOLDERS[source]
     files = amass.motion_files(folder, list(subsets) or None)
     if not files:
-        raise FileNotFoundError(f"no motion *.npz under {folder} (subsets: {list(subsets) or 'all'})")
+        what = f"no motion *.npz under {folder} (subsets: {list(subsets) or 'all'})"
+        raise FileNotFoundError(missing_folder_message(folder, what))
     frames = amass.sample_frames(files, frames_per_file, seed=seed)
     file_split = assign_splits(len(files), split_fractions, seed + 1)
     per_file = np.repeat(np.arange(len(files)), frames_per_file)

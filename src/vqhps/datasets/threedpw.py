@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from vqhps.body.smpl import check_gender, normalize_gender
+from vqhps.datasets.layout import missing_folder_message
 from vqhps.datasets.records import FrameRecords, concat_records, root_to_camera
 from vqhps.io.errors import DataFileError, MissingFieldError, check_shape
 from vqhps.io.safe_pickle import load_pickle
@@ -210,6 +211,7 @@ def read_split(root: str | os.PathLike, split: str, require_campose_valid: bool 
     """
     files = sequence_files(root, split)
     if not files:
-        raise FileNotFoundError(f"no 3DPW pickles in {Path(root) / 'sequenceFiles' / split}")
+        what = f"no 3DPW pickles in {Path(root) / 'sequenceFiles' / split}"
+        raise FileNotFoundError(missing_folder_message(root, what))
     parts = [r for f in files if (r := read_sequence(f, require_campose_valid)) is not None]
     return concat_records(parts, "3dpw")
