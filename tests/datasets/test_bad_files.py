@@ -117,3 +117,14 @@ def test_regressor_shape_checked(mini_root, tmp_path):
     np.save(reg, np.zeros((6890, 17)))
     with pytest.raises(DataFileError, match=r"J_regressor_h36m.npy: array: expected shape \(17, 6890\)"):
         load_regressor(root)
+
+
+def test_one_emdb2_sequence_stops_before_any_work_with_the_count(tmp_path):
+    from vqhps.datasets.image_sets import emdb2_files
+    from vqhps.testing.realdata_fixtures import write_emdb_sequence
+
+    write_emdb_sequence(tmp_path / "emdb" / "P0" / "a" / "P0_a_data.pkl", emdb1=False, emdb2=True)
+    write_emdb_sequence(tmp_path / "emdb" / "P1" / "b" / "P1_b_data.pkl", emdb1=True, emdb2=False)
+    assert [p.name for p in emdb2_files(tmp_path, "emdb2_train", 0.2, 0)] == ["P0_a_data.pkl"]
+    with pytest.raises(FileNotFoundError, match=r"emdb2_val: 1 EMDB-2 sequence\(s\) .* needs at least 2"):
+        emdb2_files(tmp_path, "emdb2_val", 0.2, 0)
