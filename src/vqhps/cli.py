@@ -13,9 +13,11 @@ import argparse
 import json
 import logging
 import os
+import pickle
 import shutil
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 from vqhps.config import ExperimentParams, load_params, section_dict
 from vqhps.configtools import ConfigError, to_plain
 from vqhps.io.atomic import write_text_atomic
+from vqhps.io.errors import DataFileError
 from vqhps.paths import stage_dir
 from vqhps.speed_env import ensure_speed_env
 from vqhps.tracking import Tracker, tracked_run
@@ -33,6 +36,11 @@ _log = logging.getLogger("vqhps")
 
 class UserError(RuntimeError):
     """A problem the user can fix (missing file, inconsistent inputs); printed without a traceback."""
+
+
+# Also ended as one line: a bad data file (named by the error), a damaged pickle/zip that escaped the
+# readers, a diverging run (the trainers' non-finite-loss stop says which term and what to lower).
+ONE_LINE_ERRORS = (DataFileError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, FloatingPointError)
 
 
 @dataclass
@@ -203,6 +211,7 @@ def stage_main(
     except ConfigError as err:  # an unknown --regime: a command-line problem
         _log.error("%s", err)
         return 1
+    created = _absent_dirs(out_dir, args.results)
     started = time.perf_counter()
     remove_stale_temporaries(out_dir)
     try:
@@ -225,9 +234,14 @@ def stage_main(
             tracker.log_final(metrics)  # as final/<key>: apart from the curves
             shutil.rmtree(out_dir / "work", ignore_errors=True)  # finished: nothing left to resume
             audit_inputs(ctx)
-    except UserError as err:
-        _log.error("%s", err)
+    except (UserError, *ONE_LINE_ERRORS) as err:
+        named = isinstance(err, UserError | DataFileError | FloatingPointError)
+        _log.error("%s", err if named else f"{type(err).__name__}: {err}")
+        _remove_created(created, keep=args.log)
         return 1
+    except BaseException:  # a bug: keep the traceback, but leave no empty or partial stage folder
+        _remove_created(created, keep=args.log)
+        raise
     _log.info("%s finished in %.1f s; outputs in %s", stage, time.perf_counter() - started, out_dir)
     return 0
 
@@ -270,6 +284,29 @@ def audit_inputs(ctx: StageContext) -> None:
     record |= {"opened": sorted(ctx.opened), "modules": modules}
     with open(target, "a") as fh:
         fh.write(json.dumps(record) + "\n")
+
+
+def _absent_dirs(out_dir: Path, results: Path) -> list[Path]:
+    """The folders from ``out_dir`` up to and including ``results`` that do not exist yet (deepest first)."""
+    chain = [out_dir, *(p for p in out_dir.parents if results == p or results in p.parents)]
+    return [p for p in chain if not p.exists()]
+
+
+def _remove_created(created: list[Path], keep: Path | None = None) -> None:
+    """After a failed run: remove the folders it created, so ``results/`` is as it was before.
+
+    The deepest created folder (the stage's output folder, or above it) holds only what this failed run
+    wrote and goes entirely; the folders above it go only when empty. A ``--log`` file inside is kept.
+    """
+    keep = keep.resolve() if keep is not None else None
+    for i, folder in enumerate(created):
+        if not folder.is_dir():
+            continue
+        holds_log = keep is not None and folder.resolve() in keep.parents
+        if i == 0 and not holds_log:
+            shutil.rmtree(folder, ignore_errors=True)
+        elif not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def write_metrics(path: Path, metrics: dict[str, float]) -> None:

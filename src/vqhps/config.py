@@ -19,6 +19,8 @@ import yaml
 from vqhps.configtools import ConfigError, build, to_plain
 
 EXPERIMENTS = ("demo", "paper")
+# Names of vqhps.body.anny_body.TOPOLOGIES (not imported here: it needs torch; a test keeps them in step).
+ANNY_TOPOLOGIES = ("default", "notoes", "notoes_collapse10pc", "notoes_collapse5pc", "notoes_collapse3pc")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class MakeSyntheticParams:
 
     def __post_init__(self) -> None:
         _positive(self, "n_meshes", "batch_size")
+        if self.topology not in ANNY_TOPOLOGIES:
+            raise ConfigError(
+                f"topology: {self.topology!r} is not an Anny topology; choose one of {ANNY_TOPOLOGIES}"
+            )
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,10 @@ class RenderImagesParams:
         _positive(self, "image_size", "views_per_mesh", "shard_size")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"jpeg_quality: {self.jpeg_quality} is outside 1..100")
+        bad = sorted(set(self.max_meshes) - {"train", "val", "test"})
+        if bad:
+            raise ConfigError(f"max_meshes: unknown split(s) {bad}; allowed: train, val, test")
+        _counts(self.max_meshes, "max_meshes")
 
 
 # Image sets prepare_images knows (vqhps.datasets.image_sets.IMAGE_SETS; a test keeps the two in step).
@@ -125,6 +135,7 @@ class PrepareImagesParams:
         unknown = sorted(set(listed + list(self.max_rows)) - set(IMAGE_SETS))
         if unknown:
             raise ConfigError(f"splits/max_rows: unknown image set(s) {unknown}; known: {list(IMAGE_SETS)}")
+        _counts(self.max_rows, "max_rows")
         twice = sorted({s for s in listed if listed.count(s) > 1})
         if twice:
             raise ConfigError(f"splits: image set(s) {twice} listed more than once; each goes to one split")
@@ -154,6 +165,13 @@ class MeshVQVAEParams:
     dead_code_restart: bool  # re-seed unused codes from encoder outputs (off in the paper)
     data_init: bool = False  # start the codes on the first batch's latents (off in the paper)
 
+    def __post_init__(self) -> None:
+        _positive(self, "n_basis", "codebook_size")
+        if not self.channels or min(self.channels) <= 0:
+            raise ConfigError(f"channels: list positive channel counts, got {list(self.channels)}")
+        _in_range(self, "decay", 0.0, 1.0, high_open=True)
+        _in_range(self, "beta", 0.0, float("inf"))
+
 
 @dataclass(frozen=True)
 class TrainMeshVQVAEParams:
@@ -172,6 +190,7 @@ class TrainMeshVQVAEParams:
 
     def __post_init__(self) -> None:
         _positive(self, "steps", "batch_size", "lr", "val_every", "ckpt_every")
+        _counts({"max_val_meshes": self.max_val_meshes}, "")
 
 
 @dataclass(frozen=True)
@@ -219,6 +238,13 @@ class ImageAugmentParams:
     photometric_prob: float  # probability of each photometric group (paper: 0.3)
     bbox_rescale: float  # square crop side = rescale * max(bbox w, h)
 
+    def __post_init__(self) -> None:
+        for name in ("flip_prob", "rot_prob", "photometric_prob"):
+            _in_range(self, name, 0.0, 1.0)
+        for name in ("rot_std_deg", "rot_max_deg", "scale_std"):
+            _in_range(self, name, 0.0, float("inf"))
+        _positive(self, "bbox_rescale")
+
 
 @dataclass(frozen=True, kw_only=True)
 class ImageTrainParams:
@@ -250,6 +276,7 @@ class ImageTrainParams:
             raise ConfigError(
                 f"weight_decay must be >= 0 and lr_gamma in (0, 1]; got {self.weight_decay}, {self.lr_gamma}"
             )
+        _counts({"max_val_images": self.max_val_images}, "")
 
 
 @dataclass(frozen=True)
@@ -274,6 +301,7 @@ class TrainVQHPSParams(ImageTrainParams):
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive(self, "d_model", "heads", "ffn")
+        _in_range(self, "dropout", 0.0, 1.0, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -298,6 +326,7 @@ class TrainBaselineParams(ImageTrainParams):
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive(self, "hidden", "rank")
+        _in_range(self, "dropout", 0.0, 1.0, high_open=True)
 
 
 # The names of vqhps.protocols.PROTOCOLS (not imported here: it needs torch; a test checks they agree).
@@ -440,3 +469,18 @@ def _positive(obj: Any, *names: str) -> None:
         value = getattr(obj, name)
         if value <= 0:
             raise ConfigError(f"{name}: must be > 0, got {value}")
+
+
+def _in_range(obj: Any, name: str, low: float, high: float, high_open: bool = False) -> None:
+    value = getattr(obj, name)
+    if not (low <= value < high if high_open else low <= value <= high):
+        upper = "inf" if high == float("inf") else f"{high:g}"
+        raise ConfigError(f"{name}: {value} is outside [{low:g}, {upper}{')' if high_open else ']'}")
+
+
+def _counts(counts: Any, key: str) -> None:
+    """Counts where -1 means all: each must be >= -1 (``key`` prefixes the message)."""
+    for name, value in counts.items():
+        if value < -1:
+            where = f"{key}.{name}" if key else name
+            raise ConfigError(f"{where}: {value} is not a count; use a number >= 0, or -1 for all")

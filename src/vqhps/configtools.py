@@ -103,6 +103,11 @@ def _scalar(tp: Any, value: Any, path: str) -> Any:
     elif tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and _is_number(value):  # YAML 1.1 reads 1e-3 (no dot) as text
+            raise ConfigError(
+                f"{path}: expected float, got {_show(value)}; YAML reads {value} as text, write "
+                f"{_yaml_float(value)} (a dot and a signed exponent)"
+            )
     elif tp is str:
         if isinstance(value, str):
             return value
@@ -131,6 +136,25 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
         return out
     out[prefix[:-1]] = tree
     return out
+
+
+def _is_number(text: str) -> bool:
+    if not any(c.isdigit() for c in text):  # "nan", "inf" are words, not a misspelt float
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _yaml_float(text: str) -> str:
+    """``1e-3`` -> ``1.0e-3``, ``5E4`` -> ``5.0e+4``: the spelling YAML 1.1 reads as a float."""
+    mantissa, _, exponent = text.lower().partition("e")
+    mantissa = mantissa if "." in mantissa else f"{mantissa}.0"
+    if exponent and exponent[0] not in "+-":
+        exponent = f"+{exponent}"
+    return f"{mantissa}e{exponent}" if exponent else mantissa
 
 
 def _type_name(tp: Any) -> str:

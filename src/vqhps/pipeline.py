@@ -92,7 +92,7 @@ _DEMO_DATA = (
 )
 
 _PAPER_DATA = (
-    Stage("check_data", outs=("record.json",), extra_params=("data_root",)),
+    Stage("check_data", outs=("record.json",), extra_params=("data_root", "prepare_meshes")),
     Stage("prepare_meshes", outs=("shards/",), deps=("check_data/record.json",), extra_params=("data_root",)),
     Stage(
         "prepare_images",

@@ -83,7 +83,8 @@ def _small_3dpw(root, n=1):
             name = f"{split}{j}"
             write_threedpw_sequence(root / "3dpw" / "sequenceFiles" / split / f"{name}.pkl", seed=j)
             (root / "3dpw" / "imageFiles" / name).mkdir(parents=True)
-            (root / "3dpw" / "imageFiles" / name / "image_00000.jpg").write_bytes(b"\xff\xd8")
+            for t in range(4):  # every frame of the fixture sequence
+                (root / "3dpw" / "imageFiles" / name / f"image_{t:05d}.jpg").write_bytes(b"\xff\xd8")
     return {"3dpw": {"n_train": n, "n_validation": n, "n_test": n}}
 
 
@@ -122,8 +123,8 @@ def test_malformed_and_malicious_files_reported_not_raised(tmp_path):
     np.save(tmp_path / "body_models" / "J_regressor_h36m.npy", np.zeros((24, 6890)))
     report = check_datasets(["3dpw", "j_regressor_h36m", "smplh"], tmp_path, options)
     texts = "\n".join(f"{p.dataset} {p.path} {p.problem}" for p in report.problems)
-    assert "UnsafePickleError" in texts and "train0.pkl" in texts and not marker.exists()
-    assert "(24, 6890), expected (17, 6890)" in texts
+    assert "code-execution payload" in texts and "train0.pkl" in texts and not marker.exists()
+    assert "expected shape (17, 6890) (H36M joints x vertices), found shape (24, 6890)" in texts
     assert "smplh" in texts  # still checked after the earlier problems
 
 

@@ -12,14 +12,18 @@ from torch import Tensor, nn
 
 from vqhps.geometry import axis_angle_to_matrix
 from vqhps.io.atomic import atomic_path
+from vqhps.io.errors import DataFileError, MissingFieldError, check_shape
 from vqhps.io.safe_pickle import load_npz, load_pickle
 
 __all__ = [
     "MODEL_KEYS",
     "BodyOutput",
     "BodyModel",
+    "SMPL_NUM_VERTICES",
     "normalize_gender",
+    "check_gender",
     "read_model_arrays",
+    "validate_model_arrays",
     "convert_smpl_pkl_to_npz",
     "load_body_model",
     "smpl_model_path",
@@ -29,6 +33,7 @@ __all__ = [
 # The arrays LBS needs; every other key of the official files (bs_style, J_regressor_prior, ...) is ignored.
 MODEL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 SMPLH_NUM_BODY_JOINTS = 21  # joints 1..21; AMASS `poses[:, 3:66]`
+SMPL_NUM_VERTICES = 6890  # SMPL and SMPL-H share the mesh
 
 _GENDERS = {
     "m": "male",
@@ -65,6 +70,17 @@ def normalize_gender(gender: object) -> str:
     return _GENDERS[key]
 
 
+def check_gender(path: str | os.PathLike, field: str, gender: object) -> str:
+    """:func:`normalize_gender` for a label read from ``path``; a bad label is a :class:`DataFileError`."""
+    try:
+        return normalize_gender(gender)
+    except ValueError:
+        shown = gender.item() if isinstance(gender, np.ndarray) and gender.size == 1 else gender
+        raise DataFileError(
+            path, field, f"a gender label ({'/'.join(sorted(_GENDERS))})", repr(shown)
+        ) from None
+
+
 def smpl_model_path(models_root: str | os.PathLike, gender: str) -> Path:
     """``<models_root>/smpl/SMPL_{NEUTRAL,MALE,FEMALE}.pkl`` (the smplx folder convention)."""
     return Path(models_root) / "smpl" / f"SMPL_{normalize_gender(gender).upper()}.pkl"
@@ -80,31 +96,82 @@ def _dense(value: object) -> np.ndarray:
     return np.asarray(value.toarray() if hasattr(value, "toarray") else value)
 
 
-def read_model_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read the LBS arrays of an SMPL-family file without chumpy.
+def read_model_arrays(
+    path: str | os.PathLike, num_vertices: int | None = None, min_betas: int | None = None
+) -> dict[str, np.ndarray]:
+    """Read the LBS arrays of an SMPL-family file without chumpy, checked by :func:`validate_model_arrays`.
 
     Accepts the official SMPL ``.pkl`` (chumpy arrays, sparse ``J_regressor``; read through the restricted
     unpickler), a converted ``.npz`` and the SMPL-H ``model.npz``.
+
+    Args:
+        num_vertices: required vertex count (6,890 for SMPL and SMPL-H); None = any.
+        min_betas: shape components the caller will use; None = any.
 
     Returns:
         dict with :data:`MODEL_KEYS`: v_template (V, 3), shapedirs (V, 3, B), posedirs (V, 3, 9(J-1)),
         J_regressor (J, V) dense, weights (V, J), kintree_table (2, J) int64, f (F, 3) int64.
 
     Raises:
-        FileNotFoundError, KeyError (a required array is missing; the message lists what is present).
+        FileNotFoundError; MissingFieldError (a KeyError: a required array is missing); DataFileError (an
+        array has the wrong shape); each names the file.
     """
     path = Path(path)
     raw = load_pickle(path) if path.suffix == ".pkl" else load_npz(path)
+    if not isinstance(raw, dict):
+        raise DataFileError(path, "file", "a dict of body-model arrays", f"a {type(raw).__name__}")
     missing = [k for k in MODEL_KEYS if k not in raw]
     if missing:
-        raise KeyError(f"{path}: body model lacks {missing}; present keys: {sorted(raw)}")
-    out = {k: _dense(raw[k]) for k in MODEL_KEYS}
-    out["kintree_table"] = out["kintree_table"].astype(np.int64)
-    out["f"] = out["f"].astype(np.int64)
-    num_verts = out["v_template"].shape[0]
-    if out["posedirs"].ndim == 2:  # some converters flatten to (V*3, P)
-        out["posedirs"] = out["posedirs"].reshape(num_verts, 3, -1)
+        raise MissingFieldError(path, "keys", f"all of {list(MODEL_KEYS)}", f"no {missing}")
+    try:
+        out = {k: _dense(raw[k]) for k in MODEL_KEYS}
+        out["kintree_table"] = out["kintree_table"].astype(np.int64)
+        out["f"] = out["f"].astype(np.int64)
+    except (TypeError, ValueError) as err:  # e.g. a chumpy expression without a stored value
+        raise DataFileError(path, "arrays", "numeric arrays", f"{type(err).__name__}: {err}") from None
+    if out["posedirs"].ndim == 2 and out["v_template"].ndim == 2:  # some converters flatten to (V*3, P)
+        v3 = 3 * out["v_template"].shape[0]
+        if out["posedirs"].shape[0] == v3:
+            out["posedirs"] = out["posedirs"].reshape(v3 // 3, 3, -1)
+    validate_model_arrays(path, out, num_vertices, min_betas)
     return out
+
+
+def validate_model_arrays(
+    path: str | os.PathLike,
+    arrays: dict[str, np.ndarray],
+    num_vertices: int | None = None,
+    min_betas: int | None = None,
+) -> None:
+    """Check that the LBS arrays agree: V vertices, J joints, B betas (see :func:`read_model_arrays`).
+
+    Raises:
+        DataFileError: naming the file, the array, the expected and the found shape (a transposed
+            ``J_regressor`` is named as such).
+    """
+    v = len(check_shape(path, "v_template", arrays["v_template"], (num_vertices, 3), "vertices x xyz"))
+    joints = check_shape(path, "kintree_table", arrays["kintree_table"], (2, None), "parent, child x J")
+    j = joints.shape[1]
+    reg = np.shape(arrays["J_regressor"])
+    if reg == (v, j) and v != j:
+        raise DataFileError(
+            path, "J_regressor", f"shape ({j}, {v}) (joints x vertices)", f"shape {reg}, the transpose"
+        )
+    check_shape(path, "J_regressor", arrays["J_regressor"], (j, v), "joints x vertices")
+    check_shape(path, "weights", arrays["weights"], (v, j), "vertices x joints")
+    betas = check_shape(path, "shapedirs", arrays["shapedirs"], (v, 3, None), "vertices x xyz x betas")
+    if min_betas is not None and betas.shape[-1] < min_betas:
+        raise DataFileError(
+            path,
+            "shapedirs",
+            f"at least {min_betas} shape components (num_betas in params.yaml)",
+            f"{betas.shape[-1]}",
+            "use a model file with more components or lower num_betas",
+        )
+    check_shape(path, "posedirs", arrays["posedirs"], (v, 3, 9 * (j - 1)), "vertices x xyz x 9(J-1)")
+    faces = check_shape(path, "f", arrays["f"], (None, 3), "triangles")
+    if faces.size and (faces.min() < 0 or faces.max() >= v):
+        raise DataFileError(path, "f", f"vertex ids in 0..{v - 1}", f"ids {faces.min()}..{faces.max()}")
 
 
 def convert_smpl_pkl_to_npz(pkl_path: str | os.PathLike, npz_path: str | os.PathLike) -> Path:
@@ -239,15 +306,26 @@ class BodyModel(nn.Module):
         return BodyOutput(vertices=out.vertices - mean, joints=out.joints - mean)
 
 
-def load_body_model(path: str | os.PathLike, gender: str | None = None, dtype=torch.float32) -> BodyModel:
+def load_body_model(
+    path: str | os.PathLike,
+    gender: str | None = None,
+    dtype=torch.float32,
+    num_vertices: int | None = None,
+    min_betas: int | None = None,
+) -> BodyModel:
     """Build a :class:`BodyModel` from an SMPL ``.pkl``/``.npz`` or SMPL-H ``model.npz``.
 
     Args:
         path: model file.
         gender: label stored on the model; inferred from the path (male/female/neutral) when None.
+        num_vertices, min_betas: checked on load (see :func:`read_model_arrays`).
     """
     path = Path(path)
     if gender is None:
         lowered = str(path).lower()
         gender = next((g for g in ("female", "male", "neutral") if g in lowered), "neutral")
-    return BodyModel(read_model_arrays(path), gender=gender, dtype=dtype)
+    arrays = read_model_arrays(path, num_vertices=num_vertices, min_betas=min_betas)
+    try:
+        return BodyModel(arrays, gender=gender, dtype=dtype)
+    except ValueError as err:  # kintree order: the shapes were checked above
+        raise DataFileError(path, "kintree_table", "every parent before its child", str(err)) from None

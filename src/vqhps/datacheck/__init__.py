@@ -74,7 +74,7 @@ class CheckReport:
 
 
 def check_datasets(
-    names: list[str], data_root: str | os.PathLike, options: dict | None = None
+    names: list[str], data_root: str | os.PathLike, options: dict | None = None, quick: bool = False
 ) -> CheckReport:
     """Check every requested dataset under ``data_root``; never stops at the first problem, never raises for
     missing or malformed data.
@@ -84,6 +84,8 @@ def check_datasets(
         data_root: folder holding the datasets (each manifest says where below it).
         options: per-dataset manifest options, e.g.
             ``{"3dpw": {"n_train": 24}, "amass": {"subsets": ["CMU"]}}``.
+        quick: open only a sample of each item's files (``Item.validate_sample``); else every file a stage
+            reads goes through the stage's own reader.
 
     Raises:
         ValueError: an unknown dataset name or option (a configuration error, not missing data).
@@ -95,7 +97,7 @@ def check_datasets(
     manifests = [build_manifest(n, **options.get(n, {})) for n in names]
     report = CheckReport(Path(data_root), manifests, [])
     for m in manifests:
-        problems, results = check_manifest(m, Path(data_root))
+        problems, results = check_manifest(m, Path(data_root), quick)
         report.problems += problems
         report._results[m.name] = results
     return report

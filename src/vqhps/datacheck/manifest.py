@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Item", "Manifest", "Problem", "ItemResult", "check_manifest", "file_digest", "listing_digest"]
+from tqdm import tqdm
+
+from vqhps.datasets.layout import absent_folder_hint
+from vqhps.io.errors import DataFileError
+
+__all__ = [
+    "Item",
+    "Manifest",
+    "Problem",
+    "ItemResult",
+    "check_manifest",
+    "file_digest",
+    "listing_digest",
+]
 
 SMALL_FILE_BYTES = 50 * 2**20  # files below this get a sha256 in the record
+CHECK_THREADS = 4  # files validated at once per item (I/O overlap; unpickling itself holds the GIL)
 
 Validator = Callable[[Path], "str | None"]
 
@@ -27,8 +43,9 @@ class Item:
         kind: "file" or "dir" (a dir must also be non-empty).
         hash_files: sha256 each small match in the record; False = digest of the listing (names + sizes) only,
             for huge sets such as image folders.
-        validate: cheap content check of one match; returns a problem text or None.
-        validate_sample: validate at most this many matches (evenly spaced); None = all.
+        validate: content check of one match (the stages' own reader); returns a problem text or None.
+        validate_sample: with ``--quick``, validate only this many matches (evenly spaced); None = all.
+            Without ``--quick`` every match is validated.
         exclude: matches whose relative path contains this text are ignored (AMASS ``shape.npz``).
     """
 
@@ -58,6 +75,8 @@ class Manifest:
         optional: problems are reported but do not fail the check.
         locate: resolves the dataset folder from the data root (default ``data_root / folder``).
         cross_checks: checks across files, each returning ``[(relative path, problem)]``.
+        aliases: folder names the download unpacks to (``3DPW``); when the dataset folder is absent and one
+            of these (or the folder name in another case) is beside it, the message says what to ``mv``.
     """
 
     name: str
@@ -70,6 +89,7 @@ class Manifest:
     optional: bool = False
     locate: Callable[[Path], Path] | None = None
     cross_checks: tuple[Callable[[Path], list[tuple[str, str]]], ...] = field(default_factory=tuple)
+    aliases: tuple[str, ...] = ()
 
     def root(self, data_root: Path) -> Path:
         """The folder this dataset lives in."""
@@ -116,7 +136,20 @@ def _sample(paths: list[Path], k: int | None) -> list[Path]:
     return [paths[i] for i in idx]
 
 
-def _check_item(root: Path, item: Item) -> tuple[list[tuple[str, str]], list[Path]]:
+def _validate(item: Item, path: Path) -> str | None:
+    """Run ``item.validate`` on ``path``; any error becomes a problem text (a download never crashes it)."""
+    try:
+        return item.validate(path)
+    except DataFileError as err:  # the readers' own message, without repeating the file
+        if err.path == str(path):
+            return err.problem()
+        member = err.path.removeprefix(str(path))
+        return f"member {member}: {err.problem()}" if member.startswith("[") else str(err)
+    except Exception as exc:
+        return f"could not be read ({type(exc).__name__}: {exc})"
+
+
+def _check_item(root: Path, item: Item, quick: bool = False) -> tuple[list[tuple[str, str]], list[Path]]:
     """Problems ``[(relative path, text)]`` and the matches of one item."""
     matches = _matches(root, item)
     problems: list[tuple[str, str]] = []
@@ -130,18 +163,27 @@ def _check_item(root: Path, item: Item) -> tuple[list[tuple[str, str]], list[Pat
         if item.kind == "dir" and not any(m.iterdir()):
             problems.append((str(m.relative_to(root)), f"{item.what}: folder is empty"))
     if item.validate is not None:
-        for m in _sample(matches, item.validate_sample):
-            try:
-                text = item.validate(m)
-            except Exception as exc:  # a malformed download must be reported, never crash the check
-                text = f"could not be read ({type(exc).__name__}: {exc})"
-            if text:
-                problems.append((str(m.relative_to(root)), f"{item.what}: {text}"))
+        todo = _sample(matches, item.validate_sample if quick else None)
+        quiet = len(todo) < 10 or not sys.stderr.isatty()
+        # Threads overlap the file reads (a cold cache or a network disk); the order of the problems is kept.
+        with ThreadPoolExecutor(max(1, min(CHECK_THREADS, len(todo)))) as pool:
+            texts = pool.map(lambda m: _validate(item, m), todo)
+            for m, text in tqdm(
+                zip(todo, texts, strict=True), total=len(todo), desc=item.what, unit="file", disable=quiet
+            ):
+                if text:
+                    problems.append((str(m.relative_to(root)), f"{item.what}: {text}"))
     return problems, matches
 
 
-def check_manifest(manifest: Manifest, data_root: Path) -> tuple[list[Problem], list[ItemResult]]:
-    """Check every item and cross-check of one manifest; collect all problems, raise nothing."""
+def check_manifest(
+    manifest: Manifest, data_root: Path, quick: bool = False
+) -> tuple[list[Problem], list[ItemResult]]:
+    """Check every item and cross-check of one manifest; collect all problems, raise nothing.
+
+    Args:
+        quick: validate only ``Item.validate_sample`` files per item (else every file the stages read).
+    """
     try:
         root = manifest.root(Path(data_root))
     except Exception as exc:  # e.g. a package that cannot be located
@@ -156,12 +198,16 @@ def check_manifest(manifest: Manifest, data_root: Path) -> tuple[list[Problem], 
     if located:
         return [problem(manifest.folder, located)], []
     if not root.is_dir():
-        items = [problem(i.pattern, f"{i.what}: missing (dataset folder absent)") for i in manifest.items]
+        hint = absent_folder_hint(root, manifest.aliases)
+        items = [
+            problem(i.pattern, f"{i.what}: missing ({hint if k == 0 else 'dataset folder absent'})")
+            for k, i in enumerate(manifest.items)
+        ]
         return items, []
     problems: list[Problem] = []
     results: list[ItemResult] = []
     for item in manifest.items:
-        found, matches = _check_item(root, item)
+        found, matches = _check_item(root, item, quick)
         problems += [problem(p, t) for p, t in found]
         results.append(ItemResult(item, matches))
     for check in manifest.cross_checks:

@@ -7,12 +7,20 @@ import os
 from pathlib import Path
 
 from vqhps.datacheck.manifest import Item, Manifest
-from vqhps.datacheck.validators import label_file_images, npy_shape, npz_keys, pickle_keys, torch_checkpoint
+from vqhps.datacheck.validators import (
+    body_model,
+    emdb_sequence,
+    label_file_images,
+    motion_file,
+    npy_shape,
+    regressor,
+    threedpw_sequence,
+    torch_checkpoint,
+)
 
 __all__ = ["MANIFESTS", "DEFAULT_AMASS_SUBSETS", "build_manifest"]
 
 GENDERS = ("neutral", "male", "female")
-MODEL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 # AMASS subsets of the VPoser-recommended split (newer archive names); the caller lists its own in params.
 DEFAULT_AMASS_SUBSETS = (
     "ACCAD",
@@ -31,8 +39,6 @@ DEFAULT_AMASS_SUBSETS = (
     "Transitions",
     "SSM",
 )
-THREEDPW_KEYS = ("sequence", "poses", "betas", "genders", "poses2d", "cam_poses", "campose_valid")
-EMDB_KEYS = ("gender", "emdb1", "emdb2", "n_frames", "good_frames_mask", "smpl", "camera", "kp2d", "bboxes")
 
 
 def _anny_root(_: Path) -> Path:
@@ -76,15 +82,14 @@ def smpl() -> Manifest:
         breaks="evaluation under the standard (SPIN/CLIFF) protocol",
         how="rename basicmodel_{neutral,m,f}_lbs_10_207_0_v1.1.0.pkl to SMPL_{NEUTRAL,MALE,FEMALE}.pkl",
         items=tuple(
-            Item(f"SMPL_{g.upper()}.pkl", f"SMPL {g} model", validate=pickle_keys(MODEL_KEYS))
+            Item(f"SMPL_{g.upper()}.pkl", f"SMPL {g} model", validate=body_model(min_betas=10))
             for g in GENDERS
         ),
     )
 
 
-def smplh() -> Manifest:
-    """AMASS "Extended SMPL+H" models, one folder per gender."""
-    shapes = {"v_template": (6890, 3), "J_regressor": (52, 6890)}
+def smplh(num_betas: int = 10) -> Manifest:
+    """AMASS "Extended SMPL+H" models, one folder per gender (``num_betas``: what prepare_* will use)."""
     return Manifest(
         name="smplh",
         title="Extended SMPL+H (used in AMASS)",
@@ -93,7 +98,7 @@ def smplh() -> Manifest:
         breaks="every ground-truth mesh: prepare_meshes, Mesh-VQ-VAE, VQ-HPS, eval",
         how="unpack smplh.tar.xz so that male/, female/, neutral/ each hold model.npz (keep these names)",
         items=tuple(
-            Item(f"{g}/model.npz", f"SMPL+H {g} model", validate=npz_keys(MODEL_KEYS, shapes))
+            Item(f"{g}/model.npz", f"SMPL+H {g} model", validate=body_model(min_betas=num_betas))
             for g in GENDERS
         ),
     )
@@ -107,13 +112,13 @@ def j_regressor_h36m() -> Manifest:
         url="http://visiondata.cis.upenn.edu/spin/data.tar.gz (SPIN fetch_data.sh), or mmhuman3d, CLIFF",
         folder="body_models",
         breaks="MPJPE and PA-MPJPE in evaluation",
-        items=(Item("J_regressor_h36m.npy", "H36M regressor", validate=npy_shape((17, 6890))),),
+        items=(Item("J_regressor_h36m.npy", "H36M regressor", validate=regressor),),
     )
 
 
 def amass(subsets: tuple[str, ...] | list[str] = DEFAULT_AMASS_SUBSETS) -> Manifest:
-    """AMASS SMPL+H (G) motions, one folder per subset."""
-    check = npz_keys(("poses", "betas", "gender"))
+    """AMASS SMPL+H (G) motions, one folder per subset; ``subsets=[]``: any subsets (every file is used)."""
+    pattern = [f"{s}/**/*.npz" for s in subsets] or ["*/**/*.npz"]
     return Manifest(
         name="amass",
         title="AMASS motions (SMPL+H G)",
@@ -123,14 +128,14 @@ def amass(subsets: tuple[str, ...] | list[str] = DEFAULT_AMASS_SUBSETS) -> Manif
         how="unpack each subset archive so that amass/<Subset>/<subject>/*_poses.npz",
         items=tuple(
             Item(
-                f"{s}/**/*.npz",
-                f"AMASS subset {s}",
+                pat,
+                f"AMASS subset {pat.split('/')[0]}" if subsets else "AMASS motions (any subset)",
                 hash_files=False,
-                validate=check,
+                validate=motion_file,
                 validate_sample=5,
                 exclude="shape",
             )
-            for s in subsets
+            for pat in pattern
         ),
     )
 
@@ -148,7 +153,7 @@ def bedlam_animations() -> Manifest:
                 "**/*.npz",
                 "animation npz files",
                 hash_files=False,
-                validate=npz_keys(("poses", "betas", "gender")),
+                validate=motion_file,
                 validate_sample=5,
                 exclude="shape",
             ),
@@ -170,7 +175,6 @@ def _threedpw_images(root: Path) -> list[tuple[str, str]]:
 
 def threedpw(n_train: int = 24, n_validation: int = 12, n_test: int = 24) -> Manifest:
     """3DPW sequence pickles (24/12/24) and images."""
-    check = pickle_keys(THREEDPW_KEYS)
     counts = {"train": n_train, "validation": n_validation, "test": n_test}
     return Manifest(
         name="3dpw",
@@ -181,7 +185,11 @@ def threedpw(n_train: int = 24, n_validation: int = 12, n_test: int = 24) -> Man
         how="unzip both archives here: sequenceFiles/<split>/*.pkl and imageFiles/<seq>/*.jpg",
         items=tuple(
             Item(
-                f"sequenceFiles/{s}/*.pkl", f"3DPW {s} sequences", count=n, validate=check, validate_sample=2
+                f"sequenceFiles/{s}/*.pkl",
+                f"3DPW {s} sequences",
+                count=n,
+                validate=threedpw_sequence,
+                validate_sample=2,
             )
             for s, n in counts.items()
         )
@@ -214,7 +222,7 @@ def emdb(n_subjects: int = 10, n_sequences: int = 81) -> Manifest:
                 "P*/*/*_data.pkl",
                 "EMDB sequence pickles",
                 count=n_sequences,
-                validate=pickle_keys(EMDB_KEYS),
+                validate=emdb_sequence,
                 validate_sample=5,
             ),
         ),

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vqhps.body.smpl import normalize_gender
+from vqhps.body.smpl import check_gender
+from vqhps.io.errors import DataFileError, MissingFieldError, check_shape
 from vqhps.io.safe_pickle import load_npz
 
 __all__ = ["Motion", "motion_files", "load_motion", "sample_frames"]
@@ -53,23 +54,31 @@ def load_motion(path: str | os.PathLike) -> Motion:
     ``gender`` may be a 0-d str or bytes array; ``mocap_framerate`` or ``mocap_frame_rate`` are accepted.
 
     Raises:
-        KeyError: no ``poses``/``betas``/``gender`` (e.g. an SMPL-X release or a shape file).
-        ValueError: poses are not (N, 156).
+        MissingFieldError: no ``poses``/``betas``/``gender`` (e.g. an SMPL-X release or a shape file).
+        DataFileError: poses are not (N, 156), trans not (N, 3), fewer than 10 betas, no frame, bad gender.
     """
     data = load_npz(path)
     missing = [k for k in ("poses", "betas", "gender") if k not in data]
     if missing:
-        raise KeyError(f"{path}: motion file lacks {missing}; keys present: {sorted(data)}")
-    poses = np.asarray(data["poses"], dtype=np.float32)
-    if poses.ndim != 2 or poses.shape[1] != 156:
-        raise ValueError(f"{path}: poses has shape {poses.shape}, expected (N, 156) SMPL+H axis-angle")
+        raise MissingFieldError(path, "keys", "poses, betas, gender (SMPL+H G)", f"no {missing}")
+    poses = check_shape(path, "poses", data["poses"], (None, 156), "SMPL+H axis-angle").astype(np.float32)
+    if len(poses) == 0:
+        raise DataFileError(path, "poses", "at least one frame", "0 frames")
+    betas = np.asarray(data["betas"], dtype=np.float32).reshape(-1)
+    if betas.size < 10:
+        raise DataFileError(path, "betas", "at least 10 shape values", f"shape {data['betas'].shape}")
+    trans = None
+    if "trans" in data:
+        trans = check_shape(path, "trans", data["trans"], (len(poses), 3), "a row per pose").astype(
+            np.float32
+        )
     rate = data.get("mocap_framerate", data.get("mocap_frame_rate"))
     return Motion(
         path=Path(path),
         poses=poses,
-        betas=np.asarray(data["betas"], dtype=np.float32).reshape(-1),
-        gender=normalize_gender(data["gender"]),
-        trans=np.asarray(data["trans"], dtype=np.float32) if "trans" in data else None,
+        betas=betas,
+        gender=check_gender(path, "gender", data["gender"]),
+        trans=trans,
         framerate=float(rate) if rate is not None else None,
     )
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vqhps.io.errors import DataFileError
+
 __all__ = ["crop_boxes", "to_crop_pixels", "crop_intrinsics", "crop_image", "encode_jpeg", "crop_and_encode"]
 
 
@@ -95,13 +97,17 @@ def crop_and_encode(task: tuple[str | os.PathLike, np.ndarray, int, int]) -> byt
 
     Raises:
         FileNotFoundError: the image does not exist (names the path).
+        DataFileError: the image cannot be decoded (truncated or not an image; names the path).
     """
     path, box, crop_size, quality = task
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: image named by the labels is missing; re-run check_data")
-    with Image.open(path) as img:
-        box = _draft(img, np.asarray(box, dtype=np.float64), crop_size)
-        rgb = img.convert("RGB")
+    try:
+        with Image.open(path) as img:
+            box = _draft(img, np.asarray(box, dtype=np.float64), crop_size)
+            rgb = img.convert("RGB")
+    except (OSError, SyntaxError) as err:  # PIL: UnidentifiedImageError, "image file is truncated"
+        raise DataFileError(path, "image", "a decodable JPEG/PNG", f"{type(err).__name__}: {err}") from None
     return encode_jpeg(crop_image(rgb, box, crop_size), quality)
 
 

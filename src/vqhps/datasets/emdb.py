@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vqhps.body.smpl import normalize_gender
+from vqhps.body.smpl import check_gender, normalize_gender
+from vqhps.datasets.layout import missing_folder_message
 from vqhps.datasets.records import FrameRecords, concat_records, root_to_camera
+from vqhps.io.errors import DataFileError, MissingFieldError, check_shape
 from vqhps.io.safe_pickle import load_pickle
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "BOX_FACTOR",
     "sequence_files",
     "load_sequence",
+    "validate_sequence",
     "read_sequence",
     "read_subset",
     "emdb2_split",
@@ -41,22 +44,65 @@ def sequence_files(root: str | os.PathLike) -> list[Path]:
 
 
 def load_sequence(path: str | os.PathLike) -> dict:
-    """Load one EMDB pickle through the restricted unpickler and check the nested keys.
+    """Load one EMDB pickle through the restricted unpickler and check it (:func:`validate_sequence`).
 
     Raises:
-        KeyError: a required key (or ``smpl``/``camera``/``bboxes`` sub-key) is missing.
+        MissingFieldError: a required key (or ``smpl``/``camera``/``bboxes`` sub-key) is missing.
+        DataFileError: a field has the wrong shape or disagrees with ``n_frames``.
     """
     data = load_pickle(path, encoding="latin1")
+    validate_sequence(path, data)
+    return data
+
+
+# Per-frame arrays of an EMDB pickle and their trailing shapes (N = n_frames).
+_PER_FRAME = {
+    "good_frames_mask": (),
+    "kp2d": (24, 2),
+    "smpl.poses_root": (3,),
+    "smpl.poses_body": (69,),
+    "smpl.trans": (3,),
+    "camera.extrinsics": (4, 4),
+    "bboxes.bboxes": (4,),
+}
+
+
+def validate_sequence(path: str | os.PathLike, data: object) -> int:
+    """Check a loaded EMDB sequence: nested keys, and ``n_frames`` rows in every per-frame array.
+
+    Returns:
+        ``n_frames``.
+
+    Raises:
+        MissingFieldError, DataFileError: naming the file, the field, the expected and the found value.
+    """
+    if not isinstance(data, dict):
+        raise DataFileError(path, "file", "a dict of EMDB sequence fields", f"a {type(data).__name__}")
     missing = [k for k in REQUIRED_KEYS if k not in data]
     for group, keys in (
         ("smpl", ("poses_root", "poses_body", "betas")),
         ("camera", ("extrinsics",)),
         ("bboxes", ("bboxes", "invalid_idxs")),
     ):
-        missing += [f"{group}.{k}" for k in keys if k not in data.get(group, {})]
+        sub = data.get(group, {})
+        missing += [f"{group}.{k}" for k in keys if not isinstance(sub, dict) or k not in sub]
     if missing:
-        raise KeyError(f"{path}: EMDB sequence lacks {missing}; top-level keys: {sorted(data)}")
-    return data
+        raise MissingFieldError(path, "keys", "the EMDB sequence fields", f"no {missing}")
+    n = int(np.asarray(data["n_frames"]).reshape(-1)[0]) if np.size(data["n_frames"]) == 1 else -1
+    if n < 1:
+        raise DataFileError(path, "n_frames", "a positive frame count", repr(data["n_frames"]))
+    for dotted, tail in _PER_FRAME.items():
+        group, _, key = dotted.rpartition(".")
+        holder = data[group] if group else data
+        if key in holder:
+            check_shape(path, dotted, holder[key], (n, *tail), f"n_frames = {n} rows")
+    betas = np.asarray(data["smpl"]["betas"])
+    if betas.size < 10:
+        raise DataFileError(path, "smpl.betas", "at least 10 shape values", f"shape {betas.shape}")
+    if "intrinsics" in data["camera"]:
+        check_shape(path, "camera.intrinsics", data["camera"]["intrinsics"], (3, 3))
+    check_gender(path, "gender", data["gender"])
+    return n
 
 
 def read_sequence(path: str | os.PathLike) -> FrameRecords | None:
@@ -69,7 +115,7 @@ def read_sequence(path: str | os.PathLike) -> FrameRecords | None:
     path = Path(path)
     data = load_sequence(path)
     n = int(data["n_frames"])
-    keep = np.asarray(data["good_frames_mask"], dtype=bool)[:n].copy()
+    keep = np.asarray(data["good_frames_mask"], dtype=bool).copy()  # (n,), checked on load
     invalid = np.asarray(data["bboxes"]["invalid_idxs"], dtype=np.int64).reshape(-1)
     keep[invalid[(invalid >= 0) & (invalid < n)]] = False
     idx = np.flatnonzero(keep)
@@ -120,7 +166,8 @@ def read_subset(
         if bool(load_sequence(f)[subset]) and (rec := read_sequence(f)) is not None:
             parts.append(rec)
     if not parts:
-        raise FileNotFoundError(f"no EMDB sequence with {subset}=True and usable frames under {root}")
+        what = f"no EMDB sequence with {subset}=True and usable frames under {root}"
+        raise FileNotFoundError(missing_folder_message(root, what))
     return concat_records(parts, "emdb")
 
 

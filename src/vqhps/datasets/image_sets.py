@@ -20,6 +20,7 @@ from vqhps.datasets import bedlam, emdb, threedpw
 from vqhps.datasets.cameras import CameraLabels, emdb_cameras, threedpw_cameras
 from vqhps.datasets.crops import crop_and_encode, crop_boxes, crop_intrinsics, to_crop_pixels
 from vqhps.datasets.keypoints import camera_joints_h36m, project_points, spin24_to_h36m
+from vqhps.datasets.layout import missing_folder_message
 from vqhps.datasets.mesh_sets import canonical_vertices
 from vqhps.datasets.records import FrameRecords
 from vqhps.geometry import axis_angle_to_matrix
@@ -96,9 +97,33 @@ def load_image_set(name: str, data_root: str | os.PathLike, emdb2_val_fraction: 
     if arg == "emdb1":
         rec = emdb.read_subset(folder, "emdb1")
     else:
-        train, val = emdb.emdb2_split(folder, emdb2_val_fraction, seed)
-        rec = emdb.read_subset(folder, "emdb2", files=train if arg == "emdb2_train" else val)
+        files = emdb2_files(root, name, emdb2_val_fraction, seed)
+        rec = emdb.read_subset(folder, "emdb2", files=files)
     return ImageSet(name, source, rec, folder, emdb_cameras(folder, rec))
+
+
+def emdb2_files(data_root: str | os.PathLike, name: str, val_fraction: float, seed: int) -> list[Path]:
+    """The EMDB-2 sequence pickles of ``emdb2_train`` or ``emdb2_val`` (the seeded sequence split).
+
+    ``prepare_images`` calls it before any work, so too few EMDB-2 sequences stop the stage at once.
+
+    Raises:
+        FileNotFoundError: the split leaves ``name`` without a sequence (says how many were found).
+    """
+    folder = Path(data_root) / "emdb"
+    train, val = emdb.emdb2_split(folder, val_fraction, seed)
+    files = train if name == "emdb2_train" else val
+    if not files:
+        found = len(train) + len(val)
+        raise FileNotFoundError(
+            missing_folder_message(
+                folder,
+                f"{name}: {found} EMDB-2 sequence(s) (emdb2=True) under {folder}; the seeded train/val "
+                "split needs at least 2 (EMDB has 64): add the missing sequences or drop emdb2_train and "
+                "emdb2_val from prepare_images.splits",
+            )
+        )
+    return files
 
 
 def subsample(n: int, max_rows: int, seed: int) -> np.ndarray:
@@ -119,7 +144,7 @@ def original_keypoints(
     """
     rec = iset.records
     if iset.cameras is None:
-        return spin24_to_h36m(rec.keypoints_2d[index])
+        return spin24_to_h36m(rec.keypoints_2d[index], source=str(iset.image_root))
     cams = iset.cameras.take(index)
     genders = np.array([normalize_gender(g) for g in rec.gender[index]])
     joints = np.empty((len(index), 17, 3))

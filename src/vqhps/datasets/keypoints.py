@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from vqhps.body.smpl import BodyModel
+from vqhps.io.errors import check_shape
 from vqhps.protocols import H36M_TO_J17
 
 __all__ = ["J24_TO_J17", "J24_TO_H36M", "spin24_to_h36m", "project_points", "camera_joints_h36m"]
@@ -17,18 +18,17 @@ J24_TO_J17: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 18, 14,
 J24_TO_H36M: tuple[int, ...] = tuple(J24_TO_J17[H36M_TO_J17.index(n)] for n in range(17))
 
 
-def spin24_to_h36m(part: np.ndarray) -> np.ndarray:
+def spin24_to_h36m(part: np.ndarray, source: str = "<keypoints>") -> np.ndarray:
     """SPIN J24 labels (``part`` of the CLIFF/BEDLAM npz) -> J_regressor_h36m row order.
 
     Args:
         part: (N, 24, 3) u px, v px, confidence.
+        source: the file the labels come from (named in the error).
 
     Returns:
         (N, 17, 3) float32, same pixels and confidences, rows in the order of ``J_regressor_h36m``.
     """
-    part = np.asarray(part, dtype=np.float32)
-    if part.ndim != 3 or part.shape[1:] != (24, 3):
-        raise ValueError(f"expected SPIN J24 keypoints of shape (N, 24, 3), got {part.shape}")
+    part = check_shape(source, "part", part, (None, 24, 3), "SPIN J24 keypoints").astype(np.float32)
     return part[:, list(J24_TO_H36M)]
 
 

@@ -10,16 +10,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqhps.body.smpl import BodyModel, load_body_model, normalize_gender, smpl_model_path, smplh_model_path
+from vqhps.body.smpl import (
+    SMPL_NUM_VERTICES,
+    BodyModel,
+    load_body_model,
+    normalize_gender,
+    smpl_model_path,
+    smplh_model_path,
+)
 from vqhps.data.splits import assign_splits
 from vqhps.datasets import amass, threedpw
+from vqhps.datasets.layout import missing_folder_message
 from vqhps.datasets.records import FrameRecords
+from vqhps.io.errors import as_data_error, check_shape
 
 __all__ = [
     "MOTION_FOLDERS",
     "MeshRows",
     "load_models",
     "load_regressor",
+    "read_regressor",
     "canonical_vertices",
     "motion_mesh_rows",
     "threedpw_mesh_rows",
@@ -60,12 +70,15 @@ class MeshRows:
 
 
 def load_models(
-    data_root: str | os.PathLike, kind: str, genders: set[str] | None = None
+    data_root: str | os.PathLike, kind: str, genders: set[str] | None = None, num_betas: int | None = None
 ) -> dict[str, BodyModel]:
     """Gendered body models from ``<data_root>/body_models`` (``kind`` = "smplh" or "smpl").
 
+    Each file must hold the 6,890-vertex SMPL mesh and at least ``num_betas`` shape components.
+
     Raises:
         FileNotFoundError: a model file is missing (names the path; check_data lists where to get it).
+        DataFileError: a model file is damaged or has the wrong shapes (names file and array).
     """
     paths = {"smplh": smplh_model_path, "smpl": smpl_model_path}[kind]
     models = {}
@@ -73,7 +86,7 @@ def load_models(
         path = paths(Path(data_root) / "body_models", g)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: {kind} {g} body model missing; run check_data for instructions")
-        models[g] = load_body_model(path, gender=g)
+        models[g] = load_body_model(path, gender=g, num_vertices=SMPL_NUM_VERTICES, min_betas=num_betas)
     return models
 
 
@@ -82,10 +95,21 @@ def load_regressor(data_root: str | os.PathLike) -> np.ndarray:
     path = Path(data_root) / "body_models" / "J_regressor_h36m.npy"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: H36M joint regressor missing; run check_data for instructions")
-    reg = np.load(path, allow_pickle=False)
-    if reg.ndim != 2 or reg.shape[0] != 17:
-        raise ValueError(f"{path}: expected a (17, V) regressor, got {reg.shape}")
-    return reg.astype(np.float64)
+    return read_regressor(path)
+
+
+def read_regressor(path: str | os.PathLike) -> np.ndarray:
+    """A J_regressor_h36m ``.npy`` checked to be (17, 6890) (no pickles): (17, V) float64.
+
+    Raises:
+        DataFileError: unreadable, or another shape (names the file).
+    """
+    try:
+        reg = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as err:
+        raise as_data_error(path, ".npy array", err) from None
+    shape = (17, SMPL_NUM_VERTICES)
+    return check_shape(path, "array", reg, shape, "H36M joints x vertices").astype(np.float64)
 
 
 def canonical_vertices(
@@ -144,7 +168,8 @@ def motion_mesh_rows(
     folder = Path(data_root) / MOTION_FOLDERS[source]
     files = amass.motion_files(folder, list(subsets) or None)
     if not files:
-        raise FileNotFoundError(f"no motion *.npz under {folder} (subsets: {list(subsets) or 'all'})")
+        what = f"no motion *.npz under {folder} (subsets: {list(subsets) or 'all'})"
+        raise FileNotFoundError(missing_folder_message(folder, what))
     frames = amass.sample_frames(files, frames_per_file, seed=seed)
     file_split = assign_splits(len(files), split_fractions, seed + 1)
     per_file = np.repeat(np.arange(len(files)), frames_per_file)

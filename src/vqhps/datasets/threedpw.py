@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vqhps.body.smpl import normalize_gender
+from vqhps.body.smpl import check_gender, normalize_gender
+from vqhps.datasets.layout import missing_folder_message
 from vqhps.datasets.records import FrameRecords, concat_records, root_to_camera
+from vqhps.io.errors import DataFileError, MissingFieldError, check_shape
 from vqhps.io.safe_pickle import load_pickle
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "REQUIRED_KEYS",
     "sequence_files",
     "load_sequence",
+    "validate_sequence",
     "keypoint_boxes",
     "smooth_boxes",
     "read_sequence",
@@ -25,6 +28,14 @@ __all__ = [
 SPLITS = ("train", "validation", "test")
 # The readme says `gender` / `poses2D`; the files really use `genders` / `poses2d` (peers-eval-formats §3.2).
 REQUIRED_KEYS = ("sequence", "poses", "betas", "genders", "poses2d", "cam_poses", "campose_valid")
+# Per-person lists and the trailing shape of each entry (N = frames of the sequence, from cam_poses).
+PER_PERSON = {
+    "poses": (72,),
+    "poses2d": (3, 18),
+    "campose_valid": (),
+    "trans": (3,),
+    "jointPositions": (72,),
+}
 VIS_THRESH = 0.3  # keypoint confidence above which a 2D joint counts as visible
 BOX_DIAG_TO_SCALE = 150.0  # scale = diag / 150, crop side = 200 * scale ~ 1.33 x keypoint-box diagonal
 
@@ -37,16 +48,55 @@ def sequence_files(root: str | os.PathLike, split: str) -> list[Path]:
 
 
 def load_sequence(path: str | os.PathLike) -> dict:
-    """Load one sequence pickle (latin-1, restricted unpickler) and check its keys.
+    """Load one sequence pickle (latin-1, restricted unpickler) and check it (:func:`validate_sequence`).
 
     Raises:
-        KeyError: a required key is missing (names the file and the keys present).
+        MissingFieldError: a required key is missing (a KeyError; names the file and the keys present).
+        DataFileError: a field has the wrong shape or the frame counts disagree (names file and field).
     """
     data = load_pickle(path, encoding="latin1")
+    validate_sequence(path, data)
+    return data
+
+
+def validate_sequence(path: str | os.PathLike, data: object) -> int:
+    """Check a loaded 3DPW sequence: keys, per-person list lengths, and one frame count N for all fields.
+
+    ``cam_poses`` (N, 4, 4) sets N; every person's ``poses`` (N, 72), ``poses2d`` (N, 3, 18),
+    ``campose_valid`` (N,), ``trans`` (N, 3) and ``jointPositions`` (N, 72) must agree with it, and
+    ``betas`` hold at least 10 values (the readers use 10).
+
+    Returns:
+        N, the number of frames.
+
+    Raises:
+        MissingFieldError, DataFileError: naming the file, the field, the expected and the found value.
+    """
+    if not isinstance(data, dict):
+        raise DataFileError(path, "file", "a dict of 3DPW sequence fields", f"a {type(data).__name__}")
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
-        raise KeyError(f"{path}: 3DPW sequence lacks {missing}; keys present: {sorted(data)}")
-    return data
+        raise MissingFieldError(path, "keys", f"all of {list(REQUIRED_KEYS)}", f"no {missing}")
+    n = len(check_shape(path, "cam_poses", data["cam_poses"], (None, 4, 4), "one camera per frame"))
+    people = len(data["poses"])
+    if people == 0:
+        raise DataFileError(path, "poses", "at least one person", "an empty list")
+    for key in [*PER_PERSON, "betas", "genders"]:
+        if key in data and len(data[key]) != people:
+            raise DataFileError(
+                path, key, f"{people} entries (one per person, as poses)", f"{len(data[key])}"
+            )
+    for key, tail in PER_PERSON.items():
+        for p, value in enumerate(data.get(key, ())):
+            check_shape(path, f"{key}[{p}]", value, (n, *tail), f"{n} frames as cam_poses")
+    for p, betas in enumerate(data["betas"]):
+        if np.ndim(betas) != 1 or np.shape(betas)[0] < 10:
+            raise DataFileError(path, f"betas[{p}]", "at least 10 shape values", f"shape {np.shape(betas)}")
+    for p, gender in enumerate(data["genders"]):
+        check_gender(path, f"genders[{p}]", gender)
+    if "cam_intrinsics" in data:
+        check_shape(path, "cam_intrinsics", data["cam_intrinsics"], (3, 3))
+    return n
 
 
 def keypoint_boxes(keypoints: np.ndarray, vis_thresh: float = VIS_THRESH) -> np.ndarray:
@@ -123,12 +173,11 @@ def read_sequence(path: str | os.PathLike, require_campose_valid: bool = True) -
     parts = []
     for p, poses in enumerate(data["poses"]):
         poses = np.asarray(poses, dtype=np.float64)
-        n = len(poses)
         kp = np.asarray(data["poses2d"][p], dtype=np.float32).transpose(0, 2, 1)  # (N, 3, 18) -> (N, 18, 3)
         box = smooth_boxes(keypoint_boxes(kp))
         keep = ~np.isnan(box).any(axis=1)
         if require_campose_valid:
-            keep &= np.asarray(data["campose_valid"][p], dtype=bool)[:n]
+            keep &= np.asarray(data["campose_valid"][p], dtype=bool)  # (N,), checked on load
         idx = np.flatnonzero(keep)
         if len(idx) == 0:
             continue
@@ -162,6 +211,7 @@ def read_split(root: str | os.PathLike, split: str, require_campose_valid: bool 
     """
     files = sequence_files(root, split)
     if not files:
-        raise FileNotFoundError(f"no 3DPW pickles in {Path(root) / 'sequenceFiles' / split}")
+        what = f"no 3DPW pickles in {Path(root) / 'sequenceFiles' / split}"
+        raise FileNotFoundError(missing_folder_message(root, what))
     parts = [r for f in files if (r := read_sequence(f, require_campose_valid)) is not None]
     return concat_records(parts, "3dpw")

@@ -13,11 +13,26 @@ from typing import Any
 
 import numpy as np
 
+from vqhps.io.errors import READ_ERRORS, DataFileError, MissingFieldError, as_data_error
+
 __all__ = ["UnsafePickleError", "ChumpyStub", "load_pickle", "loads_pickle", "load_npz"]
 
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(DataFileError, pickle.UnpicklingError):
     """A pickle asked for a global that is not on the allow-list (possible code-execution payload)."""
+
+    def __init__(self, path: str, found: str) -> None:
+        super().__init__(
+            path,
+            "pickle contents",
+            "only numpy/scipy array data",
+            found,
+            "this file may carry a code-execution payload: do not load it with plain pickle; delete it and "
+            "download it again from the dataset's site",
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.found))
 
 
 # (module, name) pairs a numpy/scipy data pickle legitimately needs. Python-2 names (`__builtin__`,
@@ -135,16 +150,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
             # One stub subclass per chumpy class name so error messages can say what it was.
             return self._stubs.setdefault(name, type(name, (ChumpyStub,), {}))
         if (module, name) not in _ALLOWED:
-            raise UnsafePickleError(
-                f"{self._source}: refused to load global {module}.{name} - only numpy/scipy array data is "
-                "allowed in dataset pickles (this file may carry a code-execution payload; do not load it "
-                "with plain pickle)"
-            )
+            raise UnsafePickleError(self._source, f"a reference to {module}.{name} (refused)")
         target = _SPARSE_RENAMES.get(module, _RENAMES.get(module, module))
         return getattr(importlib.import_module(target), name)
 
     def persistent_load(self, pid: Any) -> Any:
-        raise UnsafePickleError(f"{self._source}: refused persistent id {pid!r} (not used by data pickles)")
+        raise UnsafePickleError(self._source, f"persistent id {pid!r} (refused; data pickles have none)")
 
 
 def _replace_stubs(obj: Any) -> Any:
@@ -185,12 +196,16 @@ def load_pickle(path: str | os.PathLike, encoding: str = "latin1") -> Any:
     Raises:
         FileNotFoundError: the file does not exist.
         UnsafePickleError: the file references a refused global; the message names the file and global.
+        DataFileError: the file is empty, truncated or not a pickle (names the file).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"pickle file not found: {path}")
-    with path.open("rb") as fh:
-        return _replace_stubs(_RestrictedUnpickler(fh, str(path), encoding).load())
+    try:
+        with path.open("rb") as fh:
+            return _replace_stubs(_RestrictedUnpickler(fh, str(path), encoding).load())
+    except READ_ERRORS as err:
+        raise as_data_error(path, "pickle", err) from None
 
 
 def _read_npy_member(fp: Any, source: str) -> np.ndarray:
@@ -219,19 +234,26 @@ def load_npz(path: str | os.PathLike, keys: list[str] | None = None) -> dict[str
         keys: names to load (without ``.npy``); all when None.
 
     Raises:
-        FileNotFoundError: no such file. KeyError: a requested key is absent (message lists the keys present).
+        FileNotFoundError: no such file.
+        MissingFieldError: a requested key is absent (a KeyError; the message lists the keys present).
         UnsafePickleError: an object member carries a refused global.
+        DataFileError: the file is empty, truncated or not an npz, or a member is damaged (names the file).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"npz file not found: {path}")
     out: dict[str, np.ndarray] = {}
-    with zipfile.ZipFile(path) as zf:
-        members = {n[:-4] if n.endswith(".npy") else n: n for n in zf.namelist()}
-        wanted = list(members) if keys is None else keys
-        for key in wanted:
-            if key not in members:
-                raise KeyError(f"{path}: no array {key!r}; present: {sorted(members)}")
-            with zf.open(members[key]) as fp:
-                out[key] = _read_npy_member(io.BufferedReader(fp), f"{path}[{key}]")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {n[:-4] if n.endswith(".npy") else n: n for n in zf.namelist()}
+            wanted = list(members) if keys is None else keys
+            for key in wanted:
+                if key not in members:
+                    raise MissingFieldError(
+                        path, key, "an array of that name", f"only {sorted(members)} present"
+                    )
+                with zf.open(members[key]) as fp:
+                    out[key] = _read_npy_member(io.BufferedReader(fp), f"{path}[{key}]")
+    except READ_ERRORS as err:
+        raise as_data_error(path, "npz archive", err) from None
     return out

@@ -43,7 +43,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     template_dir = ctx.input("prepare_meshes/shards")
     try:
         template = read_template(template_dir)
-        smplh = mesh_sets.load_models(root, "smplh")
+        smplh = mesh_sets.load_models(root, "smplh", num_betas=p.num_betas)
         regressor = template.joint_regressor  # J_regressor_h36m, recorded by prepare_meshes
         if regressor is None:
             raise FileNotFoundError(
@@ -52,6 +52,10 @@ def run(ctx: StageContext) -> dict[str, float]:
         # SMPL models project the 3DPW/EMDB fits (made with SMPL) into the image; label sets carry keypoints.
         needs_smpl = any(image_sets.IMAGE_SETS[s][0] != "labels" for sets in p.splits.values() for s in sets)
         smpl = mesh_sets.load_models(root, "smpl") if needs_smpl else {}
+        for name in {s for sets in p.splits.values() for s in sets} & {"emdb2_train", "emdb2_val"}:
+            image_sets.emdb2_files(
+                root, name, p.emdb2_val_fraction, stage_seed(ctx.params.seed, "prepare_images")
+            )
     except (FileNotFoundError, KeyError, ValueError) as err:
         raise UserError(f"{ctx.experiment}.prepare_images: {err}") from None
     n_vertices = int(template.vertices.shape[0])

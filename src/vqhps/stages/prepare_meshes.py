@@ -48,7 +48,7 @@ def _from_motions(ctx: StageContext) -> dict[str, float]:
             rows += [
                 mesh_sets.threedpw_mesh_rows(root, s, p.eval_frame_stride) for s in ("validation", "test")
             ]
-        models = mesh_sets.load_models(root, "smplh")
+        models = mesh_sets.load_models(root, "smplh", num_betas=p.num_betas)
         regressor = mesh_sets.load_regressor(root)
     except (FileNotFoundError, KeyError, ValueError) as err:
         raise UserError(f"{ctx.experiment}.prepare_meshes: {err}") from None

@@ -12,8 +12,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vqhps.testing.body_fixtures import write_smpl_pkl, write_smplh_npz
-from vqhps.testing.py2_pickle import dump_py2
+from vqhps.testing.body_fixtures import (
+    SMPL_PARENTS,
+    SMPLH_PARENTS,
+    random_body_arrays,
+    write_smpl_pkl,
+    write_smplh_npz,
+)
+from vqhps.testing.py2_pickle import FakeChumpyCh, dump_py2
 
 __all__ = [
     "evil_pickle_bytes",
@@ -22,6 +28,10 @@ __all__ = [
     "write_amass_motion",
     "write_label_file",
     "write_fixture_root",
+    "BAD_FILE_KINDS",
+    "write_bad_file",
+    "write_bad_body_model",
+    "mismatch_threedpw_frames",
 ]
 
 GENDERS = ("neutral", "male", "female")
@@ -41,6 +51,96 @@ class _Payload:
 def evil_pickle_bytes(marker: str | os.PathLike) -> bytes:
     """A protocol-2 pickle (a dict, like a dataset file) that runs ``touch marker`` when plainly unpickled."""
     return pickle.dumps({"sequence": "x", "poses": _Payload(f"touch {marker}")}, protocol=2)
+
+
+def write_hostile_pickle(path: Path, marker: str | os.PathLike) -> Path:
+    """A dataset-like pickle that runs ``touch marker`` when plainly unpickled (:func:`evil_pickle_bytes`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(evil_pickle_bytes(marker))
+    return path
+
+
+def write_hostile_npz(path: Path, marker: str | os.PathLike) -> Path:
+    """An npz whose object member ``gender`` runs ``touch marker`` when loaded with ``allow_pickle=True``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:  # np.savez would append .npz to a name without it
+        np.savez(fh, poses=np.zeros((2, 156)), gender=np.array([_Payload(f"touch {marker}")], dtype=object))
+    return path
+
+
+def write_bad_body_model(path: Path, kind: str, seed: int = 0) -> Path:
+    """A body model in the official layout (``.pkl``: SMPL chumpy pickle, ``.npz``: SMPL+H) with one defect.
+
+    Args:
+        kind: ``vertices_6000`` (a 6,000-vertex mesh), ``transposed_regressor`` (J_regressor stored (V, J)),
+            ``betas_8`` (only 8 shape components).
+    """
+    smpl = path.suffix == ".pkl"
+    parents = SMPL_PARENTS if smpl else SMPLH_PARENTS
+    arrays = random_body_arrays(
+        parents,
+        8 if kind == "betas_8" else 10,
+        num_verts=6000 if kind == "vertices_6000" else 6890,
+        seed=seed,
+    )
+    if kind == "transposed_regressor":
+        arrays["J_regressor"] = arrays["J_regressor"].T.copy()
+    elif kind not in ("vertices_6000", "betas_8"):
+        raise ValueError(f"unknown body-model defect {kind!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if smpl:
+        return dump_py2({**arrays, "shapedirs": FakeChumpyCh(arrays["shapedirs"])}, path)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    return path
+
+
+def mismatch_threedpw_frames(path: Path, field: str, delta: int = -1) -> Path:
+    """Rewrite a 3DPW fixture so that ``field`` (of person 0, or ``cam_poses``) has ``delta`` frames more."""
+    data = pickle.loads(path.read_bytes(), encoding="latin1")
+    value = data[field] if field == "cam_poses" else data[field][0]
+    value = value[:delta] if delta < 0 else np.concatenate([value, value[:delta]])
+    if field == "cam_poses":
+        data[field] = value
+    else:
+        data[field][0] = value
+    return dump_py2(data, path)
+
+
+def _damage(path: Path, kind: str) -> Path:
+    data = path.read_bytes() if path.is_file() else b""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"" if kind == "empty" else data[: max(1, len(data) // 2)])
+    return path
+
+
+# Bad look-alikes of the downloads: kind -> writer(path, marker) (the marker is what a payload would create).
+BAD_FILE_KINDS = {
+    "hostile_pickle": lambda path, marker: write_hostile_pickle(path, marker),
+    "hostile_npz": write_hostile_npz,
+    "empty": lambda path, marker: _damage(path, "empty"),
+    "truncated": lambda path, marker: _damage(path, "truncated"),
+    "vertices_6000": lambda path, marker: write_bad_body_model(path, "vertices_6000"),
+    "transposed_regressor": lambda path, marker: write_bad_body_model(path, "transposed_regressor"),
+    "betas_8": lambda path, marker: write_bad_body_model(path, "betas_8"),
+    "poses2d_short": lambda path, marker: mismatch_threedpw_frames(path, "poses2d"),
+    "cam_poses_short": lambda path, marker: mismatch_threedpw_frames(path, "cam_poses"),
+    "campose_valid_long": lambda path, marker: mismatch_threedpw_frames(path, "campose_valid", 1),
+}
+
+
+def write_bad_file(path: str | os.PathLike, kind: str, marker: str | os.PathLike) -> Path:
+    """Replace ``path`` (a symlink or a file) by a bad look-alike of kind ``kind`` (:data:`BAD_FILE_KINDS`).
+
+    A symlink is resolved to a private copy first, so a linked fixture root is never damaged.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)
+    BAD_FILE_KINDS[kind](path, marker)
+    return path
 
 
 def _jpg(path: Path, rng: np.random.Generator) -> None:

@@ -1,0 +1,26 @@
+"""A diverging run stops with one line (term, step, what to lower), exit 1, and no stage folder left."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+from test_train_image_stages import _argv, project  # noqa: E402, F401  (fixture)
+
+from vqhps import losses  # noqa: E402
+from vqhps.stages import train_vqhps  # noqa: E402
+
+
+def test_nan_loss_is_one_line_and_leaves_no_folder(project, monkeypatch, capfd):  # noqa: F811
+    real = losses.token_cross_entropy
+    monkeypatch.setattr(losses, "token_cross_entropy", lambda logits, t: real(logits, t) * float("nan"))
+    before = sorted(p.relative_to(project) for p in (project / "results").rglob("*"))
+    assert train_vqhps.main(_argv(project, "full")) == 1
+    err = capfd.readouterr().err
+    errors = [line for line in err.splitlines() if " ERROR " in line]
+    assert "Traceback" not in err and len(errors) == 1
+    assert "loss term 'tokens_ce' is nan at step 1; lower the learning rate" in errors[0]
+    assert sorted(p.relative_to(project) for p in (project / "results").rglob("*")) == before
+    assert not (project / "results/demo/train_vqhps").exists()
