@@ -31,3 +31,24 @@ def mlflow_store(tmp_path, monkeypatch) -> str:
 def _no_tracking_by_default(monkeypatch, request):
     if "mlflow_store" not in request.fixturenames:
         monkeypatch.setenv("VQHPS_NO_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_run(repo, tmp_path_factory):
+    """One tiny demo chain run by `snakemake demo --cores 2`, MLflow on (a sqlite store beside it) and the
+    stages' input audit on; shared by the slow end-to-end tests (outputs, determinism, report, DAG audit).
+
+    Returns ``(work dir, tracking URI)``.
+    """
+    import mlflow
+
+    from e2e_helpers import BIN, chain_params, make_workdir, run
+
+    base = tmp_path_factory.mktemp("tiny_demo")
+    work = make_workdir(repo, base, chain_params(repo))
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)  # create the store once, before two jobs open it side by side
+    mlflow.set_experiment("vqhps/demo")
+    env = {"VQHPS_NO_TRACK": "0", "MLFLOW_TRACKING_URI": uri, "VQHPS_AUDIT_INPUTS": str(work / "audit.jsonl")}
+    run([str(BIN / "snakemake"), "demo", "--cores", "2"], work, env=env)
+    return work, uri

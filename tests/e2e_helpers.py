@@ -55,6 +55,16 @@ def tiny_params(repo: Path) -> dict:
     return params
 
 
+def chain_params(repo: Path) -> dict:
+    """The tiny demo with enough training steps that a kill lands between a first checkpoint and the end
+    (the shared end-to-end run of ``conftest.tiny_demo_run`` and the kill test use it)."""
+    params = tiny_params(repo)
+    params["demo"]["train_mesh_vqvae"].update(steps=60, val_every=20, ckpt_every=5)
+    for stage in ("train_vqhps", "train_baseline"):
+        params["demo"][stage].update(steps=24, val_every=8, ckpt_every=4)
+    return params
+
+
 def make_workdir(repo: Path, tmp: Path, params: dict) -> Path:
     """A copy of the pipeline files with its own params.yaml, git repository and DVC project."""
     work = tmp / "work"

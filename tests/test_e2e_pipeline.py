@@ -18,9 +18,8 @@ from vqhps.pipeline import Pipeline
 pytestmark = pytest.mark.slow
 
 
-def test_snakemake_demo_end_to_end(repo, tmp_path):
-    work = make_workdir(repo, tmp_path, tiny_params(repo))
-    run([str(BIN / "snakemake"), "demo", "--cores", "2"], work)
+def test_snakemake_demo_end_to_end(tiny_demo_run):
+    work, _ = tiny_demo_run  # `snakemake demo --cores 2` on the tiny demo
     shards = ShardSet(work / "results/demo/prepare_meshes/shards", "meshes")
     assert sum(shards.num_rows(s) for s in ("train", "val", "test")) == 24
     verts = load_vertices(shards, "train")

@@ -13,8 +13,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
-from e2e_helpers import BIN, make_workdir, run, tiny_params
+from e2e_helpers import BIN, run
 from vqhps.pipeline import Pipeline
 
 pytestmark = pytest.mark.slow
@@ -69,19 +70,14 @@ def _check_mlflow(uri: str, work: Path) -> None:
         assert train["tags.vqhps.tokenizer_sha256"] == sha
         assert train["tags.vqhps.tokenizer_run_id"] == tokenizer["run_id"]
         history = mlflow.tracking.MlflowClient().get_metric_history(train["run_id"], "val_pve_mm")
-        assert [m.step for m in history] == [2, 4], "the curve holds its validation steps only"
+        p = yaml.safe_load((work / "params.yaml").read_text())["demo"]["train_vqhps"]
+        steps = list(range(p["val_every"], p["steps"] + 1, p["val_every"]))
+        assert [m.step for m in history] == steps, "the curve holds its validation steps only"
         assert train["metrics.final/val_pve_mm"] == history[-1].value
 
 
-def test_snakemake_report_as_typed_holds_tables_plots_and_captions(repo, tmp_path):
-    work = make_workdir(repo, tmp_path, tiny_params(repo))
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    import mlflow
-
-    mlflow.set_tracking_uri(uri)  # create the store once, before two jobs open it side by side
-    mlflow.set_experiment("vqhps/demo")
-    tracking = {"VQHPS_NO_TRACK": "0", "MLFLOW_TRACKING_URI": uri}
-    run([SNAKEMAKE, "demo", "--cores", "2"], work, env=tracking)
+def test_snakemake_report_as_typed_holds_tables_plots_and_captions(tiny_demo_run):
+    work, uri = tiny_demo_run  # `snakemake demo --cores 2` with MLflow on
     _check_mlflow(uri, work)
 
     run([SNAKEMAKE, "demo", "--report", "report.html"], work)

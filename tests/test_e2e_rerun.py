@@ -1,6 +1,6 @@
 """Re-runs that are right (end to end, tiny demo): two clean runs give the same bytes, a run killed with
 SIGKILL in its training stages and re-run gives those bytes too, and every stage reads exactly what the
-DAG declares. These run the real Snakemake pipeline three times (a few minutes)."""
+DAG declares. Beside the shared run (conftest.tiny_demo_run) these run the pipeline twice (minutes)."""
 
 from __future__ import annotations
 
@@ -14,22 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from e2e_helpers import BIN, make_workdir, run, tiny_params
+from e2e_helpers import BIN, chain_params, make_workdir, run
 from vqhps.pipeline import Pipeline
 
 pytestmark = pytest.mark.slow
 
 SNAKEMAKE = str(BIN / "snakemake")
 TIMING = ("seconds", "per_second")  # metrics.json keys that measure time, not results
-
-
-def _params(repo: Path) -> dict:
-    """Tiny demo with enough steps that a kill lands between the first checkpoint and the end."""
-    params = tiny_params(repo)
-    params["demo"]["train_mesh_vqvae"].update(steps=60, val_every=20, ckpt_every=5)
-    for stage in ("train_vqhps", "train_baseline"):
-        params["demo"][stage].update(steps=24, val_every=8, ckpt_every=4)
-    return params
 
 
 def digests(results: Path) -> dict[str, str]:
@@ -45,16 +36,14 @@ def digests(results: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def clean_run(repo, tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    work = make_workdir(repo, tmp_path_factory.mktemp("clean_a"), _params(repo))
-    audit = work / "audit.jsonl"
-    run([SNAKEMAKE, "demo", "--cores", "2"], work, env={"VQHPS_AUDIT_INPUTS": str(audit)})
+def clean_run(tiny_demo_run) -> tuple[Path, dict[str, str]]:
+    work, _ = tiny_demo_run
     return work, digests(work / "results")
 
 
 def test_two_clean_runs_give_the_same_bytes(repo, tmp_path, clean_run):
     _, first = clean_run
-    work = make_workdir(repo, tmp_path, _params(repo))
+    work = make_workdir(repo, tmp_path, chain_params(repo))
     run([SNAKEMAKE, "demo", "--cores", "2"], work)
     second = digests(work / "results")
     assert set(second) == set(first)
@@ -86,7 +75,7 @@ def _start_and_kill(work: Path, args: list[str], checkpoint: Path) -> None:
 
 def test_a_run_killed_in_its_training_stages_resumes_to_the_same_bytes(repo, tmp_path, clean_run):
     _, clean = clean_run
-    work = make_workdir(repo, tmp_path, _params(repo))
+    work = make_workdir(repo, tmp_path, chain_params(repo))
     res = work / "results/demo"
     run([SNAKEMAKE, str(res / "render_images/metrics.json"), "--cores", "2"], work)
     vq_ckpt = res / "train_mesh_vqvae/work/last.pt"
