@@ -2,6 +2,9 @@
 
 Usage: ``PYTHONPATH=src python benchmarks/bench_vqhps.py [--configs demo hrnet] [--threads 1]``.
 On a shared 2-core machine ``--threads 1`` is several times faster than two contended threads.
+Also printed: the step's FLOPs per image (torch's FlopCounterMode over one forward + backward), the rate it
+reaches (GFLOP/s) and that rate as a fraction of a 2048 x 2048 fp32 matmul measured in the same process with
+the same threads (the CPU's practical peak for dense work). The ``demo`` config is params.yaml's.
 Training step = forward + token CE + rotation MSE + L1 reprojection + backward + AdamW step (the decoded
 mesh is not needed for these gradients, as in the paper, so the Mesh-VQ-VAE is not run). Inference = one
 forward in eval mode under no_grad, batch 1 (the argmax tokens; decoding is benchmarked with the VQ-VAE).
@@ -17,9 +20,22 @@ import torch
 from vqhps.losses import reprojection_l1, rotation_mse, token_cross_entropy, weak_perspective_project
 from vqhps.models.vqhps import VQHPS, VQHPSConfig, parameter_breakdown
 
+
+def _demo_config() -> dict:
+    """The demo's VQ-HPS architecture as params.yaml sets it."""
+    from vqhps.config import load_params
+
+    p = load_params("params.yaml").experiment("demo").train_vqhps
+    return dict(
+        backbone=p.backbone, backbone_width=p.backbone_width, shared_backbone=p.shared_backbone,
+        image_size=p.crop_size, d_model=p.d_model, heads=p.heads, ffn=p.ffn, dropout=p.dropout,
+        rotcam_hidden=p.rotcam_hidden,
+    )  # fmt: skip
+
+
 CONFIGS = {
-    # CPU demo: small CNN, one shared backbone, small crops.
-    "demo": dict(backbone="small_cnn", backbone_width=32, shared_backbone=True, image_size=96),
+    # CPU demo: params.yaml's demo.train_vqhps (filled in by main).
+    "demo": {},
     # Paper: two HRNet-W48 at 224 px.
     "hrnet": dict(backbone="hrnet_w48", shared_backbone=False, image_size=224),
 }
@@ -30,8 +46,24 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def train_throughput(model: VQHPS, batch: int, iters: int, device: torch.device) -> float:
-    """Images per second over ``iters`` timed steps after one warm-up step."""
+def matmul_gflops(device: torch.device, n: int = 2048, iters: int = 5) -> float:
+    """GFLOP/s of an n x n fp32 matmul (median of ``iters``), with the process's torch threads."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    times = []
+    for _ in range(iters):
+        _sync(device)
+        start = time.perf_counter()
+        a @ b
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / sorted(times)[len(times) // 2] / 1e9
+
+
+def train_throughput(
+    model: VQHPS, batch: int, iters: int, device: torch.device, flops: list | None = None
+) -> float:
+    """Images per second over ``iters`` timed steps after one warm-up step (its FLOPs go to ``flops``)."""
     cfg = model.config
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-3)
     images = torch.randn(batch, 3, cfg.image_size, cfg.image_size, device=device)
@@ -50,7 +82,13 @@ def train_throughput(model: VQHPS, batch: int, iters: int, device: torch.device)
         loss.backward()
         opt.step()
 
-    step()
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:  # the warm-up step, counted
+        step()
+    if flops is not None:
+        flops.append(counter.get_total_flops() / batch)
     _sync(device)
     start = time.perf_counter()
     for _ in range(iters):
@@ -94,17 +132,26 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()}")
+    CONFIGS["demo"] = _demo_config()
+    peak = matmul_gflops(device)
+    print(f"2048x2048 fp32 matmul: {peak:.1f} GFLOP/s (same process, same threads)")
     for name in args.configs:
         config = VQHPSConfig(num_tokens=args.num_tokens, codebook_size=args.codebook_size, **CONFIGS[name])
         model = VQHPS(config, rest_joints=torch.zeros(17, 3)).to(device)
         params = sum(parameter_breakdown(model).values())
         batch = args.demo_batch if name == "demo" else args.hrnet_batch
-        ips = train_throughput(model, batch, args.iters, device)
+        flops: list[float] = []
+        ips = train_throughput(model, batch, args.iters, device, flops)
+        rate = flops[0] * ips / 1e9
         latency = inference_latency_ms(model, max(args.iters, 3), device)
         print(
             f"{name:6s} backbone={config.backbone} shared={config.shared_backbone} "
             f"size={config.image_size}px "
             f"params={params:,} | train {ips:.2f} images/s (batch {batch}) | inference {latency:.1f} ms/image"
+        )
+        print(
+            f"{'':6s} step {flops[0] / 1e9:.3f} GFLOP/image (fwd+bwd) -> {rate:.1f} GFLOP/s = "
+            f"{rate / peak:.2f} of the matmul rate"
         )
 
 
