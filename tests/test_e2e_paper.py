@@ -49,7 +49,14 @@ def paper_params(repo, data_root) -> dict:
     mixture = ["coco", "mpii", "h36m_train", "mpi_inf_3dhp_train"]
     regimes = {
         "full": {"sources": mixture, "fraction": 1.0, "val_sources": ["3dpw"]},
-        "scarce": {"sources": ["3dpw"], "fraction": 1.0, "val_sources": ["3dpw"]},
+        "scarce": {"sources": ["3dpw"], "fraction": 1.0, "val_sources": ["3dpw"], "test_sources": ["3dpw"]},
+        "scarce_emdb": {
+            "sources": ["emdb2"],
+            "fraction": 1.0,
+            "val_sources": ["emdb2"],
+            "test_sources": ["emdb1"],
+            "table": "scarce",
+        },
     }
     paper["regimes"] = regimes
     tiny_images = {"backbone": "small_cnn", "pretrained": None, "shared_backbone": True}
@@ -110,6 +117,10 @@ def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_
             f"no measured {test_set} row:\n{tables}"
         )
     assert "paper datasets" in tables and "VQ-HPS (measured)" in tables
+    scarce = (res / "make_tables/tables/scarce_table.md").read_text()  # EMDB row: from scarce_emdb
+    for test_set in ("3DPW test", "EMDB-1"):
+        assert f"| measured | paper datasets | {test_set} |" in scarce, f"no {test_set} row:\n{scarce}"
+    assert (res / "train_vqhps/scarce_emdb/model.pt").is_file()
     again = run([str(BIN / "snakemake"), "paper", "--cores", "2", "-n"], work)
     assert "Nothing to be done" in again.stdout + again.stderr
 

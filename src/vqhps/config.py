@@ -194,8 +194,16 @@ class RegimeParams:
     steps: int | None = None  # overrides the stage's ``steps`` for this regime (null = same)
     val_sources: tuple[str, ...] | None = None  # val images' sources (null = ``sources``; paper: [3dpw])
     label: str | None = None  # the tables' "Training data" cell (null = the regime's name)
+    # test images' sources the regime is reported on (null = every test source; paper scarce: [3dpw], the
+    # EMDB scarce-data run: [emdb1]) and the table its rows go to (null = the regime's own; e.g. scarce)
+    test_sources: tuple[str, ...] | None = None
+    table: str | None = None
 
     def __post_init__(self) -> None:
+        if self.test_sources is not None and not self.test_sources:
+            raise ConfigError("test_sources: list at least one test source (e.g. [emdb1]) or null for all")
+        if self.table is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", self.table):
+            raise ConfigError(f"table: {self.table!r} must be a table name such as scarce (lower-case, _)")
         if not 0.0 < self.fraction <= 1.0:
             raise ConfigError(f"fraction: must be in (0, 1], got {self.fraction}")
         if not self.sources:
