@@ -103,7 +103,7 @@ class PrepareImagesParams:
     """The paper's image set: real-image crops + labels (image shards) and their GT meshes (mesh shards)."""
 
     splits: dict[str, tuple[str, ...]]  # split -> image sets (IMAGE_SETS) whose rows go to that split
-    crop_size: int  # side of the stored square crop, px (224 in the paper)
+    crop_size: int  # side of the original's crop box in the stored crop, px (the network input, paper 224)
     jpeg_quality: int  # 1..100
     emdb2_val_fraction: float  # share of EMDB-2 sequences held out for emdb2_val (seeded split)
     shard_size: int  # images per Parquet file
@@ -111,9 +111,12 @@ class PrepareImagesParams:
     max_rows: dict[str, int] = field(default_factory=dict)  # per image set: seeded subsample; absent/-1 = all
     num_betas: int = 10  # betas of the GT meshes (the label sets and 3DPW/EMDB carry 10)
     chunk_size: int = 256  # rows built per step (bounds memory: meshes are 82 KB each)
+    context: float = 1.0  # stored crop side / the original's box side (image context for augmentation)
 
     def __post_init__(self) -> None:
         _positive(self, "crop_size", "shard_size", "row_group_size", "chunk_size", "num_betas")
+        if not 1.0 <= self.context <= 4.0:
+            raise ConfigError(f"context: {self.context} must be in [1, 4] (1 = the original's box alone)")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"jpeg_quality: {self.jpeg_quality} is outside 1..100")
         if not 0.0 < self.emdb2_val_fraction < 1.0:
