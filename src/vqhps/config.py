@@ -158,6 +158,9 @@ class MeshVQVAEParams:
     data_init: bool = False  # start the codes on the first batch's latents (off in the paper)
 
 
+Precision = Literal["fp32", "bf16", "auto"]  # vqhps.precision.PRECISIONS
+
+
 @dataclass(frozen=True)
 class TrainMeshVQVAEParams:
     """Mesh-VQ-VAE optimisation (paper: Adam, lr 5e-5, batch 16)."""
@@ -172,6 +175,7 @@ class TrainMeshVQVAEParams:
     max_val_meshes: int  # validate on at most this many val meshes (-1 = all)
     # cosine: lr falls to 0 over ``steps`` (paper: constant)
     lr_schedule: Literal["constant", "cosine"] = "constant"
+    precision: Precision = "auto"  # fp32 (the original), bf16 autocast, auto = bf16 on CUDA only
 
     def __post_init__(self) -> None:
         _positive(self, "steps", "batch_size", "lr", "val_every", "ckpt_every")
@@ -183,6 +187,7 @@ class TokenizeMeshesParams:
 
     batch_size: int  # meshes per forward pass
     shard_size: int  # token rows per Parquet file
+    precision: Precision = "auto"  # of the encoder pass (the GT tokens): fp32, bf16 or auto
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "shard_size")
@@ -201,8 +206,17 @@ class RegimeParams:
     # EMDB scarce-data run: [emdb1]) and the table its rows go to (null = the regime's own; e.g. scarce)
     test_sources: tuple[str, ...] | None = None
     table: str | None = None
+    # per-source sampling weights of the training mixture, normalised (null = 1/len(sources) each, the
+    # original's MixedDataset); an epoch is then the largest source's rows, as the original's
+    weights: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
+        if self.weights is not None and set(self.weights) != set(self.sources):
+            raise ConfigError(
+                f"weights: name exactly the sources {sorted(self.sources)}, got {sorted(self.weights)}"
+            )
+        if self.weights is not None and (min(self.weights.values()) < 0 or sum(self.weights.values()) <= 0):
+            raise ConfigError(f"weights: must be >= 0 with a positive sum, got {self.weights}")
         if self.test_sources is not None and not self.test_sources:
             raise ConfigError("test_sources: list at least one test source (e.g. [emdb1]) or null for all")
         if self.table is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", self.table):
@@ -239,19 +253,31 @@ class ImageTrainParams:
     crop_size: int  # crop side in px, a multiple of 32 (paper: 224)
     rotcam_hidden: int  # hidden width of the rotation/camera MLP (paper: 1024)
     batch_size: int  # images per optimiser step (over all GPUs) (paper: 32)
-    steps: int  # optimiser steps (a regime may override)
+    steps: int | None  # optimiser steps (null: from ``epochs``; a regime's ``steps`` overrides both)
     lr: float  # AdamW learning rate (paper: 1e-4)
     weight_decay: float  # AdamW weight decay (paper: 1e-3)
-    lr_step: int  # StepLR period in optimiser steps (paper: 100 epochs)
+    lr_step: int | None  # StepLR period in optimiser steps (null: from ``lr_step_epochs``)
     lr_gamma: float  # StepLR factor (paper: 0.1)
     augment: ImageAugmentParams
     val_every: int  # validate (curves) every this many steps
     ckpt_every: int  # resumable checkpoint every this many steps
     max_val_images: int  # validate on at most this many val images (-1 = all)
+    precision: Precision = "auto"  # fp32 (the original), bf16 autocast, auto = bf16 on CUDA only
+    # run length in the original's epochs (epoch = the largest training source's rows, batches of
+    # batch_size, last partial batch dropped), turned into steps at run time from the data (logged)
+    epochs: float | None = None
+    lr_step_epochs: float | None = None  # StepLR period in epochs (paper: 100)
 
     def __post_init__(self) -> None:
-        _positive(self, "backbone_width", "crop_size", "rotcam_hidden", "batch_size", "steps", "lr")
-        _positive(self, "lr_step", "val_every", "ckpt_every")
+        if (self.steps is None) == (self.epochs is None):
+            raise ConfigError("steps / epochs: give exactly one of them (the other null)")
+        if (self.lr_step is None) == (self.lr_step_epochs is None):
+            raise ConfigError("lr_step / lr_step_epochs: give exactly one of them (the other null)")
+        for key in ("steps", "lr_step", "epochs", "lr_step_epochs"):
+            if getattr(self, key) is not None and getattr(self, key) <= 0:
+                raise ConfigError(f"{key}: must be > 0 or null, got {getattr(self, key)}")
+        _positive(self, "backbone_width", "crop_size", "rotcam_hidden", "batch_size", "lr")
+        _positive(self, "val_every", "ckpt_every")
         if self.crop_size % 32:
             raise ConfigError(f"crop_size: must be a multiple of 32 (backbone stride), got {self.crop_size}")
         if self.weight_decay < 0 or not 0 < self.lr_gamma <= 1:

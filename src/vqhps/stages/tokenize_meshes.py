@@ -26,7 +26,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     model = load_mesh_vqvae(ctx.input("train_mesh_vqvae/model.pt"), ctx.device)
     meshes = ShardSet(ctx.input("prepare_meshes/shards"), MESHES)
     metrics: dict[str, float] = {"n_tokens": model.n_tokens, "codebook_size": model.codebook_size}
-    tokenizer = ParallelTokenizer(model, ctx.workers, p.batch_size, ctx.device)
+    tokenizer = ParallelTokenizer(model, ctx.workers, p.batch_size, ctx.device, precision=p.precision)
     with atomic_path(ctx.out_dir / "tokens") as tmp, tokenizer:
         writer = ShardWriter(
             tmp,

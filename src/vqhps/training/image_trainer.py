@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
 from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from vqhps.precision import autocast as precision_autocast
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -47,6 +48,7 @@ class ImageTrainSettings:
         num_workers: DataLoader worker processes (0 = decode in the training process).
         eval_batch_size: images per validation forward pass.
         max_val_images: validate on at most the first this many images; None = all.
+        precision: ``fp32`` (the original), ``bf16`` autocast, or ``auto`` (bf16 on CUDA only).
     """
 
     steps: int = 1000
@@ -61,6 +63,7 @@ class ImageTrainSettings:
     num_workers: int = 0
     eval_batch_size: int = 32
     max_val_images: int | None = None
+    precision: str = "auto"
 
 
 class ImageTask(Protocol):
@@ -133,11 +136,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return device
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; plain float32 elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
+    """:func:`vqhps.precision.autocast`: fp32, bf16, or auto (bf16 on CUDA only)."""
+    return precision_autocast(device, precision)
 
 
 class EpochItems(Dataset):
@@ -230,7 +231,7 @@ def validate(
     values: dict[str, list[np.ndarray]] = {}
     try:
         for batch in loader:
-            with autocast(device):
+            with autocast(device, settings.precision):
                 per_sample = task.evaluate(model, to_device(batch, device))
             for k, v in per_sample.items():
                 values.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
@@ -322,7 +323,7 @@ def train_image_model(
         total=settings.steps, initial=step, desc="train", disable=not (info.main and sys.stderr.isatty())
     )
     for batch in loader:
-        with autocast(device):
+        with autocast(device, settings.precision):
             terms = task.losses(net, to_device(batch, device))
         values = _check_finite(terms, step + 1)
         opt.zero_grad(set_to_none=True)
