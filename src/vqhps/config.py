@@ -267,6 +267,9 @@ class ImageTrainParams:
     # batch_size, last partial batch dropped), turned into steps at run time from the data (logged)
     epochs: float | None = None
     lr_step_epochs: float | None = None  # StepLR period in epochs (paper: 100)
+    # the weights model.pt keeps (and evaluate tests): the last step's, or the best 3DPW-val PVE's (the
+    # original also saves model_best_v2v; README "Departures" says which the paper most likely used)
+    checkpoint: Literal["last", "best"] = "last"
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.epochs is None):

@@ -230,6 +230,7 @@ def train_settings(p, steps: int, seed: int, workers: int, lr_step: int | None =
         eval_batch_size=max(p.batch_size, 32),
         max_val_images=None if p.max_val_images < 0 else p.max_val_images,
         precision=p.precision,
+        keep_best="pve_mm" if p.checkpoint == "best" else None,
     )
 
 

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from vqhps.precision import autocast as precision_autocast
+from vqhps.training.best_weights import BestWeights
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -49,6 +50,8 @@ class ImageTrainSettings:
         eval_batch_size: images per validation forward pass.
         max_val_images: validate on at most the first this many images; None = all.
         precision: ``fp32`` (the original), ``bf16`` autocast, or ``auto`` (bf16 on CUDA only).
+        keep_best: end with the weights of the lowest ``val_<keep_best>`` (e.g. ``pve_mm``; kept in
+            ``best.pt`` beside the checkpoint); None = the last step's weights.
     """
 
     steps: int = 1000
@@ -64,6 +67,7 @@ class ImageTrainSettings:
     eval_batch_size: int = 32
     max_val_images: int | None = None
     precision: str = "auto"
+    keep_best: str | None = None
 
 
 class ImageTask(Protocol):
@@ -298,6 +302,7 @@ def train_image_model(
     state = {"step": 0, "sums": {}, "count": 0, "history": []}
     if Path(ckpt_path).is_file():
         state = _resume(Path(ckpt_path), model, opt, sched, device)
+    best = BestWeights(Path(ckpt_path).with_name("best.pt"), settings.keep_best)
     net = (
         nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
@@ -344,6 +349,7 @@ def train_image_model(
                     f"val_{k}": v for k, v in validate(model, task, val_set, settings, device).items()
                 }
                 state["history"].append({"step": step, **metrics})
+                best.update(model, metrics, step)
                 if log is not None:
                     log(metrics, step)
             state["sums"], state["count"] = {}, 0
@@ -372,6 +378,8 @@ def train_image_model(
     bar.close()
     if not metrics and info.main:  # resumed from a finished checkpoint
         metrics = {f"val_{k}": v for k, v in validate(model, task, val_set, settings, device).items()}
+    if info.main:
+        metrics |= best.restore(model)  # the best validation's weights when keep_best is set
     done = (step - first_step) * settings.batch_size
     speed = {"train_images_per_second": done / train_seconds} if done else {}
     return TrainResult(metrics={**metrics, **speed, "steps": float(step)}, history=list(state["history"]))
