@@ -253,10 +253,10 @@ class ImageTrainParams:
     crop_size: int  # crop side in px, a multiple of 32 (paper: 224)
     rotcam_hidden: int  # hidden width of the rotation/camera MLP (paper: 1024)
     batch_size: int  # images per optimiser step (over all GPUs) (paper: 32)
-    steps: int | None  # optimiser steps (null: from ``epochs``; a regime's ``steps`` overrides both)
+    steps: int | None  # optimiser steps; null: from ``epochs`` (a regime's ``steps`` overrides both)
     lr: float  # AdamW learning rate (paper: 1e-4)
     weight_decay: float  # AdamW weight decay (paper: 1e-3)
-    lr_step: int | None  # StepLR period in optimiser steps (null: from ``lr_step_epochs``)
+    lr_step: int | None  # StepLR period in optimiser steps; null: from ``lr_step_epochs``
     lr_gamma: float  # StepLR factor (paper: 0.1)
     augment: ImageAugmentParams
     val_every: int  # validate (curves) every this many steps
@@ -272,10 +272,10 @@ class ImageTrainParams:
     checkpoint: Literal["last", "best"] = "last"
 
     def __post_init__(self) -> None:
-        if (self.steps is None) == (self.epochs is None):
-            raise ConfigError("steps / epochs: give exactly one of them (the other null)")
-        if (self.lr_step is None) == (self.lr_step_epochs is None):
-            raise ConfigError("lr_step / lr_step_epochs: give exactly one of them (the other null)")
+        if self.steps is None and self.epochs is None:
+            raise ConfigError("steps / epochs: give one of them (steps wins when both are set)")
+        if self.lr_step is None and self.lr_step_epochs is None:
+            raise ConfigError("lr_step / lr_step_epochs: give one of them (lr_step wins when both are set)")
         for key in ("steps", "lr_step", "epochs", "lr_step_epochs"):
             if getattr(self, key) is not None and getattr(self, key) <= 0:
                 raise ConfigError(f"{key}: must be > 0 or null, got {getattr(self, key)}")

@@ -49,6 +49,8 @@ def test_single_source_epoch_is_its_rows_and_explicit_steps_win():
     data = _data({"3dpw": 22_735})
     assert run_length(_p(), SimpleNamespace(steps=None), data).steps == 200 * (22_735 // 32)  # 142,000
     assert run_length(_p(), SimpleNamespace(steps=77), data).steps == 77  # a regime's steps override
+    both = run_length(_p(steps=60), SimpleNamespace(steps=None), data)  # steps wins over epochs
+    assert both.steps == 60 and "60 steps (params)" in both.describe(_p(steps=60))
     fixed = run_length(
         _p(steps=500, epochs=None, lr_step=100, lr_step_epochs=None), SimpleNamespace(steps=None), data
     )

@@ -181,9 +181,10 @@ class RunLength:
     lr_step: int
     steps_per_epoch: int  # len(train) // batch_size: the original's DataLoader with drop_last
     epoch_rows: int  # items per epoch: the largest source's rows (MixedDataset) or the regime's rows
+    from_epochs: bool = True  # steps came from ``epochs`` (else a regime's or the stage's ``steps``)
 
     def describe(self, p) -> str:
-        if p.epochs is None:
+        if not self.from_epochs:
             return f"{self.steps} steps (params), StepLR every {self.lr_step}"
         return (
             f"{p.epochs:g} epochs x {self.steps_per_epoch} steps ({self.epoch_rows} items per epoch / batch "
@@ -192,7 +193,7 @@ class RunLength:
 
 
 def run_length(p, regime, data: RegimeData) -> RunLength:
-    """Steps of one regime's run: the regime's ``steps``, else ``epochs`` of the data, else ``steps``.
+    """Steps of one regime's run: the regime's ``steps``, else the stage's ``steps``, else its ``epochs``.
 
     Args:
         p: the stage's params (``steps``/``epochs``, ``lr_step``/``lr_step_epochs``, ``batch_size``).
@@ -202,7 +203,8 @@ def run_length(p, regime, data: RegimeData) -> RunLength:
     per_epoch = max(1, len(data.train) // p.batch_size)
     steps = regime.steps or p.steps or max(1, round(p.epochs * per_epoch))
     lr_step = p.lr_step or max(1, round(p.lr_step_epochs * per_epoch))
-    return RunLength(int(steps), int(lr_step), per_epoch, len(data.train))
+    explicit = bool(regime.steps or p.steps)
+    return RunLength(int(steps), int(lr_step), per_epoch, len(data.train), not explicit)
 
 
 def train_settings(p, steps: int, seed: int, workers: int, lr_step: int | None = None) -> ImageTrainSettings:
