@@ -49,7 +49,14 @@ def paper_params(repo, data_root) -> dict:
     mixture = ["coco", "mpii", "h36m_train", "mpi_inf_3dhp_train"]
     regimes = {
         "full": {"sources": mixture, "fraction": 1.0, "val_sources": ["3dpw"]},
-        "scarce": {"sources": ["3dpw"], "fraction": 1.0, "val_sources": ["3dpw"]},
+        "scarce": {"sources": ["3dpw"], "fraction": 1.0, "val_sources": ["3dpw"], "test_sources": ["3dpw"]},
+        "scarce_emdb": {
+            "sources": ["emdb2"],
+            "fraction": 1.0,
+            "val_sources": ["emdb2"],
+            "test_sources": ["emdb1"],
+            "table": "scarce",
+        },
     }
     paper["regimes"] = regimes
     tiny_images = {"backbone": "small_cnn", "pretrained": None, "shared_backbone": True}
@@ -83,6 +90,8 @@ def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_
         "val": {"3dpw": 6, "emdb2": 3},
         "test": {"3dpw": 8, "emdb1": 17},  # EMDB-1: 17 sequences x 1 usable frame
     }
+    context = paper_params(repo, fixture_root)["paper"]["prepare_images"]["context"]
+    margin = round((context - 1) * CROP / 2)  # stored crop: the original's box (CROP px) with context around
     for split, per_source in want.items():
         table = images.read(split)
         sources, counts = np.unique(table.column("source").to_pylist(), return_counts=True)
@@ -91,11 +100,13 @@ def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_
         assert table.column("mesh_id").to_pylist() == mesh_table.column("id").to_pylist()
         kp = np.stack(table.column("keypoints2d").to_numpy(zero_copy_only=False)).reshape(-1, 17, 3)
         conf = kp[..., 2] > 0
-        assert np.all((kp[conf][:, :2] >= 0) & (kp[conf][:, :2] < CROP)), (
-            "confident keypoints lie in the crop"
+        assert np.all((kp[conf][:, :2] >= margin) & (kp[conf][:, :2] < margin + CROP)), (
+            "confident keypoints lie in the original's box"
         )
+        bbox = np.stack(table.column("bbox").to_numpy(zero_copy_only=False))
+        assert np.all(bbox == [margin, margin, margin + CROP, margin + CROP])
         for blob in table.column("image").to_pylist()[:3]:
-            assert Image.open(io.BytesIO(blob)).size == (CROP, CROP)
+            assert Image.open(io.BytesIO(blob)).size == (CROP + 2 * margin,) * 2
         assert np.abs(load_vertices(gt, split).mean(1).numpy()).max() < 1e-5, "GT meshes are centred"
     coco = gt.read("train", ["source", "gender"]).to_pylist()
     assert [r["gender"] for r in coco if r["source"] == "coco"] == ["male", "female", "male"]
@@ -110,6 +121,10 @@ def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_
             f"no measured {test_set} row:\n{tables}"
         )
     assert "paper datasets" in tables and "VQ-HPS (measured)" in tables
+    scarce = (res / "make_tables/tables/scarce_table.md").read_text()  # EMDB row: from scarce_emdb
+    for test_set in ("3DPW test", "EMDB-1"):
+        assert f"| measured | paper datasets | {test_set} |" in scarce, f"no {test_set} row:\n{scarce}"
+    assert (res / "train_vqhps/scarce_emdb/model.pt").is_file()
     again = run([str(BIN / "snakemake"), "paper", "--cores", "2", "-n"], work)
     assert "Nothing to be done" in again.stdout + again.stderr
 

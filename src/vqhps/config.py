@@ -113,7 +113,7 @@ class PrepareImagesParams:
     """The paper's image set: real-image crops + labels (image shards) and their GT meshes (mesh shards)."""
 
     splits: dict[str, tuple[str, ...]]  # split -> image sets (IMAGE_SETS) whose rows go to that split
-    crop_size: int  # side of the stored square crop, px (224 in the paper)
+    crop_size: int  # side of the original's crop box in the stored crop, px (the network input, paper 224)
     jpeg_quality: int  # 1..100
     emdb2_val_fraction: float  # share of EMDB-2 sequences held out for emdb2_val (seeded split)
     shard_size: int  # images per Parquet file
@@ -121,9 +121,12 @@ class PrepareImagesParams:
     max_rows: dict[str, int] = field(default_factory=dict)  # per image set: seeded subsample; absent/-1 = all
     num_betas: int = 10  # betas of the GT meshes (the label sets and 3DPW/EMDB carry 10)
     chunk_size: int = 256  # rows built per step (bounds memory: meshes are 82 KB each)
+    context: float = 1.0  # stored crop side / the original's box side (image context for augmentation)
 
     def __post_init__(self) -> None:
         _positive(self, "crop_size", "shard_size", "row_group_size", "chunk_size", "num_betas")
+        if not 1.0 <= self.context <= 4.0:
+            raise ConfigError(f"context: {self.context} must be in [1, 4] (1 = the original's box alone)")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"jpeg_quality: {self.jpeg_quality} is outside 1..100")
         if not 0.0 < self.emdb2_val_fraction < 1.0:
@@ -173,6 +176,9 @@ class MeshVQVAEParams:
         _in_range(self, "beta", 0.0, float("inf"))
 
 
+Precision = Literal["fp32", "bf16", "auto"]  # vqhps.precision.PRECISIONS
+
+
 @dataclass(frozen=True)
 class TrainMeshVQVAEParams:
     """Mesh-VQ-VAE optimisation (paper: Adam, lr 5e-5, batch 16)."""
@@ -187,6 +193,7 @@ class TrainMeshVQVAEParams:
     max_val_meshes: int  # validate on at most this many val meshes (-1 = all)
     # cosine: lr falls to 0 over ``steps`` (paper: constant)
     lr_schedule: Literal["constant", "cosine"] = "constant"
+    precision: Precision = "auto"  # fp32 (the original), bf16 autocast, auto = bf16 on CUDA only
 
     def __post_init__(self) -> None:
         _positive(self, "steps", "batch_size", "lr", "val_every", "ckpt_every")
@@ -200,6 +207,7 @@ class TokenizeMeshesParams:
     batch_size: int  # meshes per forward pass
     shard_size: int  # token rows per Parquet file
     pve_sample: int | None = None  # meshes per split whose pve_mm is measured (seeded); null = every mesh
+    precision: Precision = "auto"  # of the encoder pass (the GT tokens): fp32, bf16 or auto
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "shard_size")
@@ -216,8 +224,25 @@ class RegimeParams:
     steps: int | None = None  # overrides the stage's ``steps`` for this regime (null = same)
     val_sources: tuple[str, ...] | None = None  # val images' sources (null = ``sources``; paper: [3dpw])
     label: str | None = None  # the tables' "Training data" cell (null = the regime's name)
+    # test images' sources the regime is reported on (null = every test source; paper scarce: [3dpw], the
+    # EMDB scarce-data run: [emdb1]) and the table its rows go to (null = the regime's own; e.g. scarce)
+    test_sources: tuple[str, ...] | None = None
+    table: str | None = None
+    # per-source sampling weights of the training mixture, normalised (null = 1/len(sources) each, the
+    # original's MixedDataset); an epoch is then the largest source's rows, as the original's
+    weights: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
+        if self.weights is not None and set(self.weights) != set(self.sources):
+            raise ConfigError(
+                f"weights: name exactly the sources {sorted(self.sources)}, got {sorted(self.weights)}"
+            )
+        if self.weights is not None and (min(self.weights.values()) < 0 or sum(self.weights.values()) <= 0):
+            raise ConfigError(f"weights: must be >= 0 with a positive sum, got {self.weights}")
+        if self.test_sources is not None and not self.test_sources:
+            raise ConfigError("test_sources: list at least one test source (e.g. [emdb1]) or null for all")
+        if self.table is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", self.table):
+            raise ConfigError(f"table: {self.table!r} must be a table name such as scarce (lower-case, _)")
         if not 0.0 < self.fraction <= 1.0:
             raise ConfigError(f"fraction: must be in (0, 1], got {self.fraction}")
         if not self.sources:
@@ -257,19 +282,34 @@ class ImageTrainParams:
     crop_size: int  # crop side in px, a multiple of 32 (paper: 224)
     rotcam_hidden: int  # hidden width of the rotation/camera MLP (paper: 1024)
     batch_size: int  # images per optimiser step (over all GPUs) (paper: 32)
-    steps: int  # optimiser steps (a regime may override)
+    steps: int | None  # optimiser steps; null: from ``epochs`` (a regime's ``steps`` overrides both)
     lr: float  # AdamW learning rate (paper: 1e-4)
     weight_decay: float  # AdamW weight decay (paper: 1e-3)
-    lr_step: int  # StepLR period in optimiser steps (paper: 100 epochs)
+    lr_step: int | None  # StepLR period in optimiser steps; null: from ``lr_step_epochs``
     lr_gamma: float  # StepLR factor (paper: 0.1)
     augment: ImageAugmentParams
     val_every: int  # validate (curves) every this many steps
     ckpt_every: int  # resumable checkpoint every this many steps
     max_val_images: int  # validate on at most this many val images (-1 = all)
+    precision: Precision = "auto"  # fp32 (the original), bf16 autocast, auto = bf16 on CUDA only
+    # run length in the original's epochs (epoch = the largest training source's rows, batches of
+    # batch_size, last partial batch dropped), turned into steps at run time from the data (logged)
+    epochs: float | None = None
+    lr_step_epochs: float | None = None  # StepLR period in epochs (paper: 100)
+    # the weights model.pt keeps (and evaluate tests): the last step's, or the best 3DPW-val PVE's (the
+    # original also saves model_best_v2v; README "Departures" says which the paper most likely used)
+    checkpoint: Literal["last", "best"] = "last"
 
     def __post_init__(self) -> None:
-        _positive(self, "backbone_width", "crop_size", "rotcam_hidden", "batch_size", "steps", "lr")
-        _positive(self, "lr_step", "val_every", "ckpt_every")
+        if self.steps is None and self.epochs is None:
+            raise ConfigError("steps / epochs: give one of them (steps wins when both are set)")
+        if self.lr_step is None and self.lr_step_epochs is None:
+            raise ConfigError("lr_step / lr_step_epochs: give one of them (lr_step wins when both are set)")
+        for key in ("steps", "lr_step", "epochs", "lr_step_epochs"):
+            if getattr(self, key) is not None and getattr(self, key) <= 0:
+                raise ConfigError(f"{key}: must be > 0 or null, got {getattr(self, key)}")
+        _positive(self, "backbone_width", "crop_size", "rotcam_hidden", "batch_size", "lr")
+        _positive(self, "val_every", "ckpt_every")
         if self.crop_size % 32:
             raise ConfigError(f"crop_size: must be a multiple of 32 (backbone stride), got {self.crop_size}")
         if self.weight_decay < 0 or not 0 < self.lr_gamma <= 1:

@@ -309,11 +309,12 @@ def measured_rows(
     training_data: Mapping[str, str],
     regimes: Sequence[str],
     protocols: Sequence[str] = tuple(PROTOCOLS),
+    tables: Mapping[str, str] | None = None,
 ) -> list[dict[str, object]]:
     """Rows of :func:`vqhps.tables.build_tables` from the evaluate stage's flat means.
 
-    Every regime gets a VQ-HPS and a baseline row per protocol, plus the oracle rows (the oracle sees no
-    training image, so the same numbers appear in both regimes' tables, for comparison).
+    Every regime gets a VQ-HPS and a baseline row per protocol, plus the oracle rows once per table (the
+    oracle sees no training image, so the same numbers appear in every regime's table, for comparison).
 
     Args:
         metrics: evaluate ``metrics.json`` means in mm (``vqhps_full/vqhps/pve_mm``,
@@ -323,19 +324,26 @@ def measured_rows(
         backbone: backbone label of the image models.
         training_data: regime -> description of its training images.
         regimes, protocols: which rows to build.
+        tables: regime -> the table (row ``regime``) its rows go to, e.g. ``scarce_emdb -> scarce`` where
+            the paper reports it (absent = the regime's own name).
 
     Raises:
         ValueError: a method/regime has no metric in ``metrics``.
     """
     rows: list[dict[str, object]] = []
+    with_oracle: set[str] = set()
     for regime in regimes:
-        common = {"dataset": dataset, "regime": regime, "data": data}
+        table = (tables or {}).get(regime, regime)
+        common = {"dataset": dataset, "regime": table, "data": data}
         for method in ("vqhps", "baseline"):
             values = _section(metrics, MethodSpec(method, regime).label, protocols)
             rows += rows_from_metrics(
                 values, method=METHOD_NAMES[method], backbone=backbone,
                 training_data=training_data.get(regime, regime), **common,
             )  # fmt: skip
+        if table in with_oracle:
+            continue
+        with_oracle.add(table)
         rows += rows_from_metrics(
             _section(metrics, "oracle", protocols), method=METHOD_NAMES["oracle"], backbone="none (GT mesh)",
             training_data="GT test meshes (no image)", **common,

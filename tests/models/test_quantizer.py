@@ -39,6 +39,21 @@ def test_ema_update_matches_hand_computation():
     torch.testing.assert_close(vq.codebook, m / torch.tensor([[2.0], [1.5], [1.0]]))
 
 
+def test_training_step_reads_the_codes_before_the_ema_moves_them():
+    """The original (Mesh-VQ-VAE's VectorQuantizerEMA) quantises with the codebook that chose the indices."""
+    vq = _vq(decay=0.5, eps=0.0)
+    before = torch.tensor([[0.0, 0.0], [10.0, 10.0], [-10.0, 5.0]])
+    with torch.no_grad():
+        vq._embedding.copy_(before)
+        vq._ema_w.copy_(torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]))
+        vq._ema_cluster_size.copy_(torch.tensor([2.0, 2.0, 2.0]))
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [9.0, 9.0]])  # codes 0, 0, 1
+    out = vq.train()(z)
+    torch.testing.assert_close(out.quantized, before[[0, 0, 1]])  # not the moved codes (1, 1), (3.67, 3.67)
+    assert not torch.equal(vq.codebook, before), "the step did update the codebook"
+    torch.testing.assert_close(out.commit_loss, 0.25 * ((before[[0, 0, 1]] - z) ** 2).mean())
+
+
 def test_laplace_smoothing_keeps_the_total_count():
     vq = _vq(decay=0.0, eps=0.1)
     z = torch.tensor([[0.0, 0.0]] * 4)

@@ -111,9 +111,13 @@ class ImageCropDataset(Dataset):
         return flip, rot, scale, rng
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.item(index)
+
+    def item(self, index: int, draw: int | None = None) -> dict[str, torch.Tensor]:
+        """Sample ``index`` with the augmentation drawn for key ``draw`` (default: ``index``)."""
         sample = self.samples[index]
         cfg = self.config
-        flip, rot_deg, scale, rng = self._draw(index)
+        flip, rot_deg, scale, rng = self._draw(index if draw is None else draw)
         image = decode_image(sample["image"])
         center, box = augment.bbox_to_box(sample["bbox"], cfg.bbox_rescale)
         affine = augment.crop_affine(center, box * scale, cfg.size, rot_deg)

@@ -162,15 +162,34 @@ def original_keypoints(
     return project_points(joints, cams.K)
 
 
-def _boxes_of_keypoints(kp: np.ndarray, crop_size: int) -> np.ndarray:
-    """(n, 4) x0, y0, x1, y1: box of the confident keypoints, clipped to the crop; the whole crop if < 2."""
-    out = np.tile(np.array([0, 0, crop_size, crop_size], dtype=np.float32), (len(kp), 1))
-    for i, k in enumerate(kp):
-        vis = k[:, 2] > 0
-        if vis.sum() >= 2:
-            lo, hi = k[vis, :2].min(0), k[vis, :2].max(0)
-            out[i] = np.clip([lo[0], lo[1], hi[0], hi[1]], 0, crop_size)
-    return out
+def stored_crop(boxes: np.ndarray, crop_size: int, context: float) -> tuple[np.ndarray, int, np.ndarray]:
+    """The stored crop around the original's crop boxes, and where the original's box lies inside it.
+
+    The original crops ``side = 200 * scale`` around ``center`` (SPIN's ``crop``) and augments around that
+    box (scale x 0.75..1.25, rotation up to 60 degrees), reading image context outside it. The stored crop
+    keeps that context: the same centre, a margin of ``round((context - 1) * crop_size / 2)`` px on each
+    side of the box, and the box exactly ``crop_size`` px wide at an integer offset, so a ``bbox_rescale``
+    1.0 crop of ``bbox`` at ``crop_size`` is the original's network input, resampled nowhere.
+    ``context`` 1.77 (= 1.25 * sqrt 2) covers every scale and rotation draw.
+
+    Args:
+        boxes: (N, 3) the original's boxes, x0, y0, side (pixels of the original image; :func:`crop_boxes`).
+        crop_size: px of the original's box in the stored crop (the network input size, 224).
+        context: about the stored side / the original's side, >= 1.
+
+    Returns:
+        (stored boxes (N, 3) in original pixels, stored crop side px, ``bbox`` (N, 4) float32 xyxy: the
+        original's box in stored-crop pixels).
+    """
+    if context < 1:
+        raise ValueError(f"context must be >= 1 (the stored crop holds the original's box), got {context}")
+    margin = int(round((context - 1) * crop_size / 2))
+    pixels = crop_size + 2 * margin
+    side = boxes[:, 2] * pixels / crop_size
+    centre = boxes[:, :2] + boxes[:, 2:3] / 2
+    stored = np.concatenate([centre - side[:, None] / 2, side[:, None]], axis=1)
+    bbox = np.array([margin, margin, margin + crop_size, margin + crop_size], dtype=np.float32)
+    return stored, pixels, np.tile(bbox, (len(boxes), 1))
 
 
 def image_rows(
@@ -184,23 +203,27 @@ def image_rows(
     regressor: np.ndarray,
     num_betas: int = 10,
     encoder: Encoder = map,
+    context: float = 1.0,
 ) -> tuple[dict[str, object], dict[str, object]]:
     """Image-shard and mesh-shard columns of rows ``index`` of an image set.
 
-    Keypoints outside the crop keep their coordinates but get confidence 0: the network only sees the crop,
-    and an off-crop target (e.g. another person's box in a label file) would dominate an L1 loss.
+    The stored image is the original's crop box with ``context`` (see :func:`stored_crop`); ``bbox`` is the
+    original's box inside it. Keypoints outside that box keep their coordinates but get confidence 0: the
+    network sees the box, and an off-crop target (e.g. another person's box in a label file) would dominate
+    an L1 loss.
 
     Args:
         iset: the image set.
         index: (n,) row indices into ``iset.records``.
         split: "train", "val" or "test".
-        crop_size: side of the stored square crop, pixels (224 in the paper).
+        crop_size: side of the original's box in the stored crop, pixels (224 in the paper).
         jpeg_quality: 1..100.
         smplh_models: gendered SMPL-H models for the canonical GT meshes.
         smpl_models: gendered SMPL models for projecting 3DPW/EMDB fits (unused for label sets).
         regressor: (17, V) J_regressor_h36m.
         num_betas: betas used for the GT meshes.
         encoder: ``map``-like callable over ``crop_and_encode`` tasks (e.g. ``Pool.imap``); keeps order.
+        context: stored crop side / the original's box side (1 = the box alone).
 
     Returns:
         (image columns, mesh columns), both in the order of ``index``.
@@ -208,13 +231,12 @@ def image_rows(
     rec = iset.records
     n = len(index)
     ids = [f"{iset.name}-{i:07d}" for i in index]
-    boxes = crop_boxes(rec.center[index], rec.scale[index])
-    tasks = [
-        (iset.image_root / rec.imgname[i], boxes[j], crop_size, jpeg_quality) for j, i in enumerate(index)
-    ]
+    boxes, pixels, bbox = stored_crop(crop_boxes(rec.center[index], rec.scale[index]), crop_size, context)
+    tasks = [(iset.image_root / rec.imgname[i], boxes[j], pixels, jpeg_quality) for j, i in enumerate(index)]
     images = list(encoder(crop_and_encode, tasks))
-    kp = to_crop_pixels(original_keypoints(iset, index, smpl_models, regressor), boxes, crop_size)
-    outside = (kp[..., 0] < 0) | (kp[..., 1] < 0) | (kp[..., 0] >= crop_size) | (kp[..., 1] >= crop_size)
+    kp = to_crop_pixels(original_keypoints(iset, index, smpl_models, regressor), boxes, pixels)
+    lo, hi = bbox[0, 0], bbox[0, 2]
+    outside = (kp[..., 0] < lo) | (kp[..., 1] < lo) | (kp[..., 0] >= hi) | (kp[..., 1] >= hi)
     kp[..., 2] = np.where(outside, 0.0, np.clip(kp[..., 2], 0.0, 1.0))
     rot = axis_angle_to_matrix(torch.as_tensor(rec.root_orient[index], dtype=torch.float64)).numpy()
     nan9, nan3 = np.full((n, 9), np.nan, np.float32), np.full((n, 3), np.nan, np.float32)
@@ -225,12 +247,12 @@ def image_rows(
         "source": [iset.source] * n,
         "split": [split] * n,
         "image": images,
-        "height": [crop_size] * n,
-        "width": [crop_size] * n,
+        "height": [pixels] * n,
+        "width": [pixels] * n,
         "keypoints2d": kp.reshape(n, -1),
-        "bbox": _boxes_of_keypoints(kp, crop_size),
+        "bbox": bbox,
         "global_rot": rot.reshape(n, 9).astype(np.float32),
-        "cam_K": nan9 if cams is None else crop_intrinsics(cams.K, boxes, crop_size).reshape(n, 9),
+        "cam_K": nan9 if cams is None else crop_intrinsics(cams.K, boxes, pixels).reshape(n, 9),
         "cam_R": nan9 if cams is None else cams.R.reshape(n, 9).astype(np.float32),
         "cam_t": nan3 if cams is None else cams.t.astype(np.float32),
     }

@@ -77,13 +77,16 @@ class EMAVectorQuantizer(nn.Module):
             flat = z.reshape(-1, self.dim)
             indices = self.nearest(flat.detach())
             onehot = F.one_hot(indices, self.codebook_size).to(flat.dtype)
+            if self.training and self.data_init and not bool(self._data_initialised):
+                self._init_from_data(flat.detach())
+                indices = self.nearest(flat.detach())
+                onehot = F.one_hot(indices, self.codebook_size).to(flat.dtype)
+            # the codes of this step are read before the EMA moves them, as the original
+            # (Mesh-VQ-VAE's VectorQuantizerEMA): decoder input and commitment loss use the same codebook
+            # that chose the indices
+            z_q = self._embedding[indices].view(shape)  # indexing copies: the update cannot reach it
             if self.training:
-                if self.data_init and not bool(self._data_initialised):
-                    self._init_from_data(flat.detach())
-                    indices = self.nearest(flat.detach())
-                    onehot = F.one_hot(indices, self.codebook_size).to(flat.dtype)
                 self._ema_update(flat.detach(), onehot)
-            z_q = self._embedding[indices].view(shape)
             commit = self.beta * F.mse_loss(z_q.detach(), z)
             quantized = z + (z_q - z).detach()
             probs = onehot.mean(0)

@@ -2,9 +2,12 @@
 
 Reads ``evaluate/metrics.json`` and the packaged paper numbers (``vqhps/data/paper_numbers.csv``). Every
 measured row (VQ-HPS, regression baseline, oracle; per regime and protocol) is labelled with its data
-(``make_tables.data``: "synthetic demo" or "paper datasets"), test set, protocol and regime. Outputs in
-``make_tables/tables/``; the Markdown tables are printed to the log. ``metrics.json`` holds the headline
-differences (VQ-HPS minus baseline and minus oracle, mm, per regime/protocol/metric): the paper claims
+(``make_tables.data``: "synthetic demo" or "paper datasets"), test set, protocol and regime. A regime's
+rows go to the table its ``table`` param names (the EMDB scarce-data run ``scarce_emdb`` sits in the
+scarce table, as in the paper) and are shown for its ``test_sources`` only (EMDB-1 for ``scarce_emdb``).
+Outputs in ``make_tables/tables/``; the Markdown tables are printed to the log. ``metrics.json`` holds
+the headline differences (VQ-HPS minus baseline and minus oracle, mm, per regime/protocol/metric, per
+test set when several: ``emdb/scarce_emdb/...``): the paper claims
 that classification beats regression when data are scarce, i.e. a negative scarce-regime difference.
 """
 
@@ -19,46 +22,65 @@ STAGE = "make_tables"
 TABLE_DATASET = {"emdb1": "emdb"}  # image source -> test-set key of vqhps/data/paper_numbers.csv
 
 
+def reported_regimes(regimes: dict, names: tuple[str, ...], source: str | None) -> list[str]:
+    """The regimes whose rows are shown for test ``source`` (None: one test set, every regime).
+
+    Args:
+        regimes: ``<experiment>.regimes`` (name -> ``RegimeParams``).
+        names: the regimes in params order.
+        source: a test image source (``3dpw``, ``emdb1``) or None.
+    """
+    return [n for n in names if source is None or regimes[n].test_sources in (None, ()) or
+            source in regimes[n].test_sources]  # fmt: skip
+
+
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.evaluation import headline_numbers, measured_rows
     from vqhps.tables import build_tables
 
-    p = ctx.section
+    p, regimes = ctx.section, ctx.params.regimes
     source = ctx.input("evaluate/metrics.json")
     if not source.is_file():
         raise UserError(f"{source} is missing: run the evaluate stage first (`snakemake {source}`)")
     metrics = json.loads(source.read_text())
     sources = sorted({k.split(":", 1)[0] for k in metrics if ":" in k.split("/", 1)[0]})
-    # per test source when several, named as the paper rows name their test sets (3dpw, emdb = EMDB-1)
-    groups = [(f"{s}:", TABLE_DATASET.get(s, s)) for s in sources] or [("", p.dataset)]
-    rows = []
+    # per test source when several, named as the paper rows name their test sets (3dpw, emdb = EMDB-1);
+    # a regime with test_sources is shown on those only, in the table its ``table`` names
+    groups = [(f"{s}:", TABLE_DATASET.get(s, s), s) for s in sources] or [("", p.dataset, None)]
+    tables = {n: r.table or n for n, r in regimes.items()}
+    rows, headline = [], {}
     try:
-        for prefix, dataset in groups:
+        for prefix, dataset, test_source in groups:
             part = {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
+            shown = reported_regimes(regimes, ctx.regimes, test_source)
             rows += measured_rows(
                 part,
                 data=p.data,
                 dataset=dataset,
                 backbone=p.backbone,
-                training_data={n: r.label or n for n, r in ctx.params.regimes.items()},
-                regimes=ctx.regimes,
+                training_data={n: r.label or n for n, r in regimes.items()},
+                regimes=shown,
                 protocols=p.protocols,
+                tables=tables,
             )
+            key = f"{dataset}/" if prefix else ""
+            headline |= {key + k: v for k, v in headline_numbers(part, shown, p.protocols).items()}
     except ValueError as err:
         raise UserError(f"{source}: {err}") from None
-    written = build_tables(rows, None, ctx.out_dir / "tables", regimes=ctx.regimes)
+    order = list(dict.fromkeys(tables[n] for n in ctx.regimes))
+    written = build_tables(rows, None, ctx.out_dir / "tables", regimes=order)
     for key, path in written.items():
         if key.endswith("_md"):
             ctx.log(f"{path}:\n{path.read_text()}")
         ctx.tracker.log_artifact(path)
-    headline = headline_numbers(metrics, ctx.regimes, p.protocols)
-    for protocol in p.protocols:
-        gap = headline.get(f"scarce/{protocol}/vqhps_minus_baseline_pve_mm")
-        if gap is not None:
+    for key, gap in headline.items():
+        regime, protocol, what = key.split("/")[-3:]
+        if tables.get(regime) == "scarce" and what == "vqhps_minus_baseline_pve_mm":
             verdict = "beats" if gap < 0 else "does NOT beat"
+            where = key.split("/")[0] + " test, " if key.count("/") == 3 else ""
             ctx.log(
-                f"scarce regime, {protocol} protocol: VQ-HPS {verdict} the regression baseline on PVE "
-                f"({gap:+.1f} mm, VQ-HPS minus baseline)"
+                f"{where}{regime} regime, {protocol} protocol: VQ-HPS {verdict} the regression baseline on "
+                f"PVE ({gap:+.1f} mm, VQ-HPS minus baseline)"
             )
     return {**headline, "n_measured_rows": len(rows), "n_test": metrics.get("n_test", 0)}
 

@@ -2,10 +2,12 @@
 
 Reads the image sets named per split in ``<experiment>.prepare_images.splits`` from ``data_root``
 (BEDLAM/CLIFF label sets, 3DPW splits, EMDB-1, the seeded EMDB-2 split), cuts square crops
-(side = 200 * scale around the label centre) resized to ``crop_size`` and JPEG-encoded, and writes two
-shard sets: ``images/`` (image schema, 17 H36M keypoints in crop pixels, camera-frame root rotation,
-cameras where known) and ``meshes/`` (the canonical, centred, gendered SMPL-H mesh of each image row;
-mesh id = the image row's ``mesh_id``). The topology is the one ``prepare_meshes`` recorded.
+around the original's crop box (side = 200 * scale around the label centre; 3DPW and EMDB boxes as the
+original computes them) with ``context`` times its side of image around it, the box ``crop_size`` px wide
+(``bbox`` column), JPEG-encoded, and writes two shard sets: ``images/`` (image schema, 17 H36M keypoints
+in crop pixels, camera-frame root rotation, cameras where known) and ``meshes/`` (the canonical, centred,
+gendered SMPL-H mesh of each image row; mesh id = the image row's ``mesh_id``). The topology is the one
+``prepare_meshes`` recorded.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         )
     counts: dict[str, int] = {}
     with atomic_path(ctx.out_dir / "images") as img_tmp, atomic_path(ctx.out_dir / "meshes") as mesh_tmp:
-        meta = {"topology_id": template.topology_id, "crop_size": p.crop_size}
+        meta = {"topology_id": template.topology_id, "crop_size": p.crop_size, "context": p.context}
         images = ShardWriter(img_tmp, IMAGES, N_JOINTS, p.shard_size, p.row_group_size, meta=meta)
         meshes = ShardWriter(mesh_tmp, MESHES, n_vertices, p.shard_size, p.row_group_size, meta=meta)
         bar = tqdm(desc="image rows", unit="img", disable=not sys.stderr.isatty())
@@ -85,6 +87,7 @@ def run(ctx: StageContext) -> dict[str, float]:
                 regressor=regressor,
                 num_betas=p.num_betas,
                 encoder=encoder,
+                context=p.context,
             )
             try:
                 for name, image_cols, mesh_cols in rows:
@@ -99,7 +102,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         image_meta, _ = images.close(), meshes.close()
         write_template(mesh_tmp, template)
     totals = {f"n_{s}": image_meta["splits"][s]["rows"] for s in SPLITS}
-    return totals | counts | {"crop_size": p.crop_size}
+    return totals | counts | {"crop_size": p.crop_size, "context": p.context}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,9 @@ def run(ctx: StageContext) -> dict[str, float]:
     meshes = ShardSet(ctx.input("prepare_meshes/shards"), MESHES)
     metrics: dict[str, float] = {"n_tokens": model.n_tokens, "codebook_size": model.codebook_size}
     full_decode = p.pve_sample is None
-    tokenizer = ParallelTokenizer(model, ctx.workers, p.batch_size, ctx.device, errors=full_decode)
+    tokenizer = ParallelTokenizer(
+        model, ctx.workers, p.batch_size, ctx.device, errors=full_decode, precision=p.precision
+    )
     with atomic_path(ctx.out_dir / "tokens") as tmp, tokenizer:
         writer = ShardWriter(
             tmp,

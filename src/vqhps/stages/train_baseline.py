@@ -31,6 +31,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         AugmentSettings,
         regime_data,
         rest_joints,
+        run_length,
         topology_record,
         train_settings,
     )
@@ -65,11 +66,18 @@ def run(ctx: StageContext) -> dict[str, float]:
     task = BaselineTask(
         torch.from_numpy(topology.joint_regressor), RegressionLossWeights(**to_plain(p.loss_weights))
     )
-    steps = regime.steps or p.steps
+    length = run_length(p, regime, data)
+    steps = length.steps
+    ctx.log(
+        f"regime {name}: {data.n_train} train images {data.rows_per_source}; run length {length.describe(p)}"
+    )
     params = ctx.run_params()
     work = ctx.work_checkpoint()
     n_params = sum(t.numel() for t in model.parameters())
-    ctx.tracker.log_metrics({"n_parameters": n_params, "n_train_images": data.n_train})
+    ctx.tracker.log_metrics(
+        {"n_parameters": n_params, "n_train_images": data.n_train, "run_steps": steps,
+         "steps_per_epoch": length.steps_per_epoch, "lr_step_steps": length.lr_step}
+    )  # fmt: skip
     ctx.limit_cpu_threads()
     started = time.perf_counter()
     result = train_image_model(
@@ -77,7 +85,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         task,
         data.train,
         data.val,
-        train_settings(p, steps, seed, ctx.workers),
+        train_settings(p, steps, seed, ctx.workers, length.lr_step),
         work,
         model_config=asdict(config),
         params=params,
@@ -103,6 +111,8 @@ def run(ctx: StageContext) -> dict[str, float]:
     return {
         **result.metrics,
         "n_train_images": data.n_train,
+        "run_steps": steps,
+        "steps_per_epoch": length.steps_per_epoch,
         "n_val_images": data.n_val,
         "n_parameters": n_params,
         "train_seconds": round(seconds, 3),

@@ -63,14 +63,19 @@ def run(ctx: StageContext) -> dict[str, float]:
         ckpt_every=p.ckpt_every,
         seed=seed,
         max_val_meshes=None if p.max_val_meshes < 0 else p.max_val_meshes,
+        precision=p.precision,
     )
     params = ctx.run_params()
     work = ctx.work_checkpoint()
     train_mesh_vqvae(model, train, val, settings, work, log=ctx.log_curve, device=ctx.device, params=params)
     curves = load_checkpoint(work)["extra"]["history"]  # every validation, also those before a resume
-    final = {f"val_{k}": v for k, v in evaluate_reconstruction(model, val, device=ctx.device).items()}
+    final = {
+        f"val_{k}": v
+        for k, v in evaluate_reconstruction(model, val, device=ctx.device, precision=p.precision).items()
+    }
     if len(test):
-        final |= {f"test_{k}": v for k, v in evaluate_reconstruction(model, test, device=ctx.device).items()}
+        test_metrics = evaluate_reconstruction(model, test, device=ctx.device, precision=p.precision)
+        final |= {f"test_{k}": v for k, v in test_metrics.items()}
     write_curves_csv(ctx.out_dir / "curves.csv", curves)
     with atomic_path(ctx.out_dir / "model.pt") as tmp:
         shutil.copyfile(work, tmp)

@@ -34,6 +34,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         AugmentSettings,
         regime_data,
         rest_joints,
+        run_length,
         topology_record,
         train_settings,
     )
@@ -78,12 +79,19 @@ def run(ctx: StageContext) -> dict[str, float]:
     task = VQHPSTask(
         vqvae, torch.from_numpy(topology.joint_regressor), VQHPSLossWeights(**to_plain(p.loss_weights))
     )
-    steps = regime.steps or p.steps
-    settings = train_settings(p, steps, seed, ctx.workers)
+    length = run_length(p, regime, data)
+    steps = length.steps
+    ctx.log(
+        f"regime {name}: {data.n_train} train images {data.rows_per_source}; run length {length.describe(p)}"
+    )
+    settings = train_settings(p, steps, seed, ctx.workers, length.lr_step)
     params = ctx.run_params()
     work = ctx.work_checkpoint()
     n_params = sum(t.numel() for t in model.parameters())
-    ctx.tracker.log_metrics({"n_parameters": n_params, "n_train_images": data.n_train})
+    ctx.tracker.log_metrics(
+        {"n_parameters": n_params, "n_train_images": data.n_train, "run_steps": steps,
+         "steps_per_epoch": length.steps_per_epoch, "lr_step_steps": length.lr_step}
+    )  # fmt: skip
     ctx.limit_cpu_threads()
     started = time.perf_counter()
     result = train_image_model(
@@ -123,6 +131,8 @@ def run(ctx: StageContext) -> dict[str, float]:
     return {
         **result.metrics,
         "n_train_images": data.n_train,
+        "run_steps": steps,
+        "steps_per_epoch": length.steps_per_epoch,
         "n_val_images": data.n_val,
         "n_parameters": n_params,
         "n_tokens": vqvae.n_tokens,

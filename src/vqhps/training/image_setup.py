@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ from torch.utils.data import Subset
 from vqhps.data.augment import vertex_mirror_permutation
 from vqhps.data.image_dataset import CropConfig, ImageCropDataset
 from vqhps.data.image_sets import load_image_split
+from vqhps.data.mixture import SourceMixture
 from vqhps.io.shards import MeshTopology
 from vqhps.training.image_trainer import ImageTrainSettings
 
@@ -76,13 +77,15 @@ def crop_configs(crop_size: int, aug: AugmentSettings) -> tuple[CropConfig, Crop
 
 @dataclass
 class RegimeData:
-    """The datasets of one training regime: ``train`` (augmented, restricted to the regime's images) and
-    ``val`` (all val images of the same sources, no augmentation)."""
+    """The datasets of one training regime: ``train`` (augmented, restricted to the regime's images; a
+    :class:`~vqhps.data.mixture.SourceMixture` over its sources when it has several) and ``val`` (all val
+    images of the same sources, no augmentation). ``n_train`` counts images, ``len(train)`` is an epoch."""
 
-    train: ImageCropDataset
+    train: ImageCropDataset | SourceMixture
     val: ImageCropDataset | Subset
     n_train: int
     n_val: int
+    rows_per_source: dict[str, int] = field(default_factory=dict)
 
 
 def regime_datasets(
@@ -97,6 +100,7 @@ def regime_datasets(
     permutation: np.ndarray | None,
     max_val_images: int | None = None,
     val_sources: Sequence[str] | None = None,
+    weights: dict[str, float] | None = None,
 ) -> RegimeData:
     """Datasets of one regime.
 
@@ -109,6 +113,7 @@ def regime_datasets(
         permutation: vertex mirror permutation (None: no flips).
         max_val_images: keep the first this many val images (None = all).
         val_sources: image sources of the val images (the paper validates every regime on 3DPW).
+        weights: per-source sampling weights of a several-source regime (None = equal, the original's).
 
     Raises:
         ValueError: no train or no val image is left.
@@ -124,7 +129,12 @@ def regime_datasets(
         )
     train_ds = ImageCropDataset(train.samples, train_cfg, vertex_permutation=permutation, seed=data_seed)
     val_ds = ImageCropDataset(val.samples, val_cfg, seed=data_seed)
-    return RegimeData(train=train_ds, val=val_ds, n_train=len(train), n_val=len(val))
+    row_sources = [s["source"] for s in train.samples]
+    counts = {src: row_sources.count(src) for src in sources}
+    mixed: ImageCropDataset | SourceMixture = train_ds
+    if len(sources) > 1:  # the original's MixedDataset: each source drawn with its weight, epoch = largest
+        mixed = SourceMixture(train_ds, row_sources, list(sources), weights, seed=data_seed)
+    return RegimeData(train=mixed, val=val_ds, n_train=len(train), n_val=len(val), rows_per_source=counts)
 
 
 def regime_data(
@@ -159,16 +169,52 @@ def regime_data(
         mirror_permutation(topology, aug.flip_prob),
         None if p.max_val_images < 0 else p.max_val_images,
         regime.val_sources,
+        None if regime.weights is None else dict(regime.weights),
     )
 
 
-def train_settings(p, steps: int, seed: int, workers: int) -> ImageTrainSettings:
+@dataclass(frozen=True)
+class RunLength:
+    """Optimiser steps of a run and how they were found (the original counts epochs)."""
+
+    steps: int
+    lr_step: int
+    steps_per_epoch: int  # len(train) // batch_size: the original's DataLoader with drop_last
+    epoch_rows: int  # items per epoch: the largest source's rows (MixedDataset) or the regime's rows
+    from_epochs: bool = True  # steps came from ``epochs`` (else a regime's or the stage's ``steps``)
+
+    def describe(self, p) -> str:
+        if not self.from_epochs:
+            return f"{self.steps} steps (params), StepLR every {self.lr_step}"
+        return (
+            f"{p.epochs:g} epochs x {self.steps_per_epoch} steps ({self.epoch_rows} items per epoch / batch "
+            f"{p.batch_size}) = {self.steps} steps; StepLR every {self.lr_step} steps"
+        )
+
+
+def run_length(p, regime, data: RegimeData) -> RunLength:
+    """Steps of one regime's run: the regime's ``steps``, else the stage's ``steps``, else its ``epochs``.
+
+    Args:
+        p: the stage's params (``steps``/``epochs``, ``lr_step``/``lr_step_epochs``, ``batch_size``).
+        regime: its ``RegimeParams`` (``steps`` overrides).
+        data: the regime's datasets (``len(data.train)`` is an epoch).
+    """
+    per_epoch = max(1, len(data.train) // p.batch_size)
+    steps = regime.steps or p.steps or max(1, round(p.epochs * per_epoch))
+    lr_step = p.lr_step or max(1, round(p.lr_step_epochs * per_epoch))
+    explicit = bool(regime.steps or p.steps)
+    return RunLength(int(steps), int(lr_step), per_epoch, len(data.train), not explicit)
+
+
+def train_settings(p, steps: int, seed: int, workers: int, lr_step: int | None = None) -> ImageTrainSettings:
     """``ImageTrainSettings`` from a ``TrainVQHPSParams`` / ``TrainBaselineParams`` section.
 
     Args:
         p: the params section (batch_size, lr, weight_decay, lr_step, lr_gamma, val_every, ckpt_every,
-            max_val_images).
+            max_val_images, precision).
         steps: the regime's step count.
+        lr_step: StepLR period in steps (None: ``p.lr_step``).
         seed: training seed (batch order, dropout).
         workers: DataLoader worker processes.
     """
@@ -177,7 +223,7 @@ def train_settings(p, steps: int, seed: int, workers: int) -> ImageTrainSettings
         batch_size=p.batch_size,
         lr=p.lr,
         weight_decay=p.weight_decay,
-        lr_step=p.lr_step,
+        lr_step=lr_step or p.lr_step,
         lr_gamma=p.lr_gamma,
         val_every=min(p.val_every, steps),
         ckpt_every=p.ckpt_every,
@@ -185,6 +231,8 @@ def train_settings(p, steps: int, seed: int, workers: int) -> ImageTrainSettings
         num_workers=workers,
         eval_batch_size=max(p.batch_size, 32),
         max_val_images=None if p.max_val_images < 0 else p.max_val_images,
+        precision=p.precision,
+        keep_best="pve_mm" if p.checkpoint == "best" else None,
     )
 
 

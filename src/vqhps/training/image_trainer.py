@@ -28,7 +28,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
 from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from vqhps.precision import autocast as precision_autocast
 from vqhps.seeding import seed_everything
+from vqhps.training.best_weights import BestWeights
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -48,6 +50,9 @@ class ImageTrainSettings:
         num_workers: DataLoader worker processes (0 = decode in the training process).
         eval_batch_size: images per validation forward pass.
         max_val_images: validate on at most the first this many images; None = all.
+        precision: ``fp32`` (the original), ``bf16`` autocast, or ``auto`` (bf16 on CUDA only).
+        keep_best: end with the weights of the lowest ``val_<keep_best>`` (e.g. ``pve_mm``; kept in
+            ``best.pt`` beside the checkpoint); None = the last step's weights.
     """
 
     steps: int = 1000
@@ -62,6 +67,8 @@ class ImageTrainSettings:
     num_workers: int = 0
     eval_batch_size: int = 32
     max_val_images: int | None = None
+    precision: str = "auto"
+    keep_best: str | None = None
 
 
 class ImageTask(Protocol):
@@ -134,11 +141,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return device
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; plain float32 elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
+    """:func:`vqhps.precision.autocast`: fp32, bf16, or auto (bf16 on CUDA only)."""
+    return precision_autocast(device, precision)
 
 
 class EpochItems(Dataset):
@@ -231,7 +236,7 @@ def validate(
     values: dict[str, list[np.ndarray]] = {}
     try:
         for batch in loader:
-            with autocast(device):
+            with autocast(device, settings.precision):
                 per_sample = task.evaluate(model, to_device(batch, device))
             for k, v in per_sample.items():
                 values.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
@@ -298,6 +303,7 @@ def train_image_model(
     state = {"step": 0, "sums": {}, "count": 0, "history": []}
     if Path(ckpt_path).is_file():
         state = _resume(Path(ckpt_path), model, opt, sched, device)
+    best = BestWeights(Path(ckpt_path).with_name("best.pt"), settings.keep_best)
     net = (
         nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
@@ -323,7 +329,7 @@ def train_image_model(
         total=settings.steps, initial=step, desc="train", disable=not (info.main and sys.stderr.isatty())
     )
     for batch in loader:
-        with autocast(device):
+        with autocast(device, settings.precision):
             terms = task.losses(net, to_device(batch, device))
         values = _check_finite(terms, step + 1)
         opt.zero_grad(set_to_none=True)
@@ -344,6 +350,7 @@ def train_image_model(
                     f"val_{k}": v for k, v in validate(model, task, val_set, settings, device).items()
                 }
                 state["history"].append({"step": step, **metrics})
+                best.update(model, metrics, step)
                 if log is not None:
                     log(metrics, step)
             state["sums"], state["count"] = {}, 0
@@ -372,6 +379,8 @@ def train_image_model(
     bar.close()
     if not metrics and info.main:  # resumed from a finished checkpoint
         metrics = {f"val_{k}": v for k, v in validate(model, task, val_set, settings, device).items()}
+    if info.main:
+        metrics |= best.restore(model)  # the best validation's weights when keep_best is set
     done = (step - first_step) * settings.batch_size
     speed = {"train_images_per_second": done / train_seconds} if done else {}
     return TrainResult(metrics={**metrics, **speed, "steps": float(step)}, history=list(state["history"]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import math
 import sys
@@ -19,6 +18,7 @@ from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_sta
 from vqhps.metrics import codebook_perplexity, codebook_usage, pa_pve_mm
 from vqhps.models.mesh_vqvae import MeshVQVAE
 from vqhps.models.pretrained import mesh_vqvae_extra
+from vqhps.precision import autocast
 from vqhps.seeding import seed_everything
 
 LogFn = Callable[[dict[str, float], int], None]
@@ -37,6 +37,7 @@ class TrainSettings:
         seed: seeds the weights' RNG use during training and the batch sampler.
         eval_batch_size: meshes per forward pass in validation.
         max_val_meshes: validate on at most this many meshes (the first ones); None = all.
+        precision: ``fp32`` (the original), ``bf16`` autocast, or ``auto`` (bf16 on CUDA only).
     """
 
     steps: int = 1000
@@ -48,6 +49,7 @@ class TrainSettings:
     eval_batch_size: int = 64
     max_val_meshes: int | None = None
     lr_schedule: str = "constant"
+    precision: str = "auto"
 
     def lr_at(self, step: int) -> float:
         """Learning rate of step ``step`` (0-based); a function of the step alone, so resumes agree."""
@@ -89,13 +91,6 @@ def keep_freed_memory() -> bool:
     return bool(ok and libc.mallopt(m_top_pad, 1 << 30))
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; plain float32 elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 @torch.no_grad()
 def tokenize(
     model: MeshVQVAE,
@@ -103,6 +98,7 @@ def tokenize(
     batch_size: int = 64,
     device: str | torch.device = "cpu",
     errors: bool = True,
+    precision: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Token ids and reconstruction error of every mesh (eval mode; the codebook is not touched).
 
@@ -112,6 +108,7 @@ def tokenize(
         batch_size: meshes per forward pass.
         device: where to compute.
         errors: decode the tokens to measure each mesh's error (False: encode only, pve_mm is NaN).
+        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`vqhps.precision.autocast`).
 
     Returns:
         indices (N, T) int16 and pve_mm (N,) float32 (mean per-vertex error of the decoded tokens, mm).
@@ -127,7 +124,7 @@ def tokenize(
             range(0, len(vertices), batch_size), desc="tokenize", disable=not sys.stderr.isatty()
         ):
             batch = vertices[start : start + batch_size].to(device, torch.float32)
-            with _autocast(device):
+            with autocast(device, precision):
                 idx = model.encode_indices(batch)
                 recon = model.decode_indices(idx).float() if errors else None
             ids.append(idx.cpu().numpy().astype(np.int16))
@@ -142,12 +139,17 @@ def tokenize(
 
 @torch.no_grad()
 def evaluate_reconstruction(
-    model: MeshVQVAE, vertices: Tensor, batch_size: int = 64, device: str | torch.device = "cpu"
+    model: MeshVQVAE,
+    vertices: Tensor,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    precision: str = "auto",
 ) -> dict[str, float]:
     """Reconstruction through the tokens (eval mode).
 
     Args:
         vertices: (N, V, 3) float32 centred meshes, metres.
+        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`vqhps.precision.autocast`).
 
     Returns:
         pve_mm and pa_pve_mm (means over meshes), perplexity of the token histogram, and codes_in_use
@@ -160,7 +162,7 @@ def evaluate_reconstruction(
     try:
         for start in range(0, len(vertices), batch_size):
             batch = vertices[start : start + batch_size].to(device, torch.float32)
-            with _autocast(device):
+            with autocast(device, precision):
                 idx = model.encode_indices(batch)
                 recon = model.decode_indices(idx).float()
             pve.append(per_vertex_error(recon, batch).cpu())
@@ -182,7 +184,7 @@ def _validate(
 ) -> dict[str, float]:
     if settings.max_val_meshes is not None:
         val = val[: settings.max_val_meshes]
-    m = evaluate_reconstruction(model, val, settings.eval_batch_size, device)
+    m = evaluate_reconstruction(model, val, settings.eval_batch_size, device, settings.precision)
     return {f"val_{k}": v for k, v in m.items()}
 
 
@@ -209,7 +211,7 @@ def train_mesh_vqvae(
         ckpt_path: checkpoint file, written atomically every ``ckpt_every`` steps and at the end; its
             ``extra["history"]`` holds every validation point (``{"step": s, **metrics}``), resumes included.
         log: called as ``log(metrics, step)`` at every validation (train_loss, train_pve_mm, val_* metrics).
-        device: "cpu" or "cuda" (bf16 autocast on CUDA).
+        device: "cpu" or "cuda" (autocast as ``settings.precision`` says).
         params: run parameters stored in the checkpoint (defaults to ``settings``).
 
     Returns:
@@ -239,7 +241,7 @@ def train_mesh_vqvae(
     while step < settings.steps:
         idx = torch.randint(0, len(train_vertices), (settings.batch_size,), generator=sampler)
         batch = train_vertices[idx].to(device, torch.float32)
-        with _autocast(device):
+        with autocast(device, settings.precision):
             out = model(batch)
         pve = per_vertex_error(out.recon.float(), batch).mean()
         loss = pve + out.commit_loss.float()

@@ -23,14 +23,15 @@ from vqhps.training.mesh_vqvae_trainer import keep_freed_memory, tokenize
 _WORKER: dict = {}
 
 
-def _init_worker(model: MeshVQVAE, batch_size: int, errors: bool) -> None:
+def _init_worker(model: MeshVQVAE, batch_size: int, errors: bool, precision: str) -> None:
     keep_freed_memory()  # without it a worker runs ~1.5x slower (page faults on every large tensor)
     torch.set_num_threads(1)
-    _WORKER.update(model=model.eval(), batch_size=batch_size, errors=errors)
+    _WORKER.update(model=model.eval(), batch_size=batch_size, errors=errors, precision=precision)
 
 
 def _tokenize_chunk(vertices: Tensor) -> tuple[np.ndarray, np.ndarray]:
-    return tokenize(_WORKER["model"], vertices, _WORKER["batch_size"], errors=_WORKER["errors"])
+    w = _WORKER
+    return tokenize(w["model"], vertices, w["batch_size"], errors=w["errors"], precision=w["precision"])
 
 
 class ParallelTokenizer:
@@ -44,12 +45,20 @@ class ParallelTokenizer:
         batch_size: meshes per forward pass inside a worker.
         device: "cpu" or "cuda"; the pool is used on the CPU only.
         errors: also decode each mesh's tokens for its reconstruction error (False: pve_mm is NaN).
+        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`vqhps.precision.autocast`).
     """
 
     def __init__(
-        self, model: MeshVQVAE, workers: int, batch_size: int = 64, device: str = "cpu", errors: bool = True
+        self,
+        model: MeshVQVAE,
+        workers: int,
+        batch_size: int = 64,
+        device: str = "cpu",
+        errors: bool = True,
+        precision: str = "auto",
     ) -> None:
         self.model, self.batch_size, self.device, self.errors = model, batch_size, device, errors
+        self.precision = precision
         self.workers = max(1, int(workers)) if torch.device(device).type == "cpu" else 1
         self._pool = None
 
@@ -57,7 +66,9 @@ class ParallelTokenizer:
         if self.workers > 1:
             with single_threaded_children():
                 self._pool = mp.get_context("spawn").Pool(
-                    self.workers, _init_worker, (self.model.cpu().eval(), self.batch_size, self.errors)
+                    self.workers,
+                    _init_worker,
+                    (self.model.cpu().eval(), self.batch_size, self.errors, self.precision),
                 )
         return self
 
@@ -75,7 +86,7 @@ class ParallelTokenizer:
     def __call__(self, vertices: Tensor) -> tuple[np.ndarray, np.ndarray]:
         """(N, V, 3) float32 centred meshes, metres -> indices (N, T) int16 and pve_mm (N,) float32."""
         if self._pool is None or len(vertices) < 2 * self.workers:
-            return tokenize(self.model, vertices, self.batch_size, self.device, self.errors)
+            return tokenize(self.model, vertices, self.batch_size, self.device, self.errors, self.precision)
         bounds = np.linspace(0, len(vertices), self.workers + 1).round().astype(int)
         chunks = [vertices[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         parts = self._pool.map(_tokenize_chunk, chunks)

@@ -1,0 +1,74 @@
+"""make_tables on the paper's regimes: the EMDB scarce-data run (scarce_emdb) sits in the scarce table on
+EMDB-1, the 3DPW-trained scarce run on 3DPW test only, the full run on both (as the paper's tables)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vqhps.evaluation import METHOD_NAMES
+from vqhps.protocols import PROTOCOLS
+from vqhps.stages import make_tables
+from vqhps.tables import read_table_csv
+
+REPO = Path(__file__).resolve().parents[2]
+LABELS = ("vqhps_full", "vqhps_scarce", "vqhps_scarce_emdb", "baseline_full", "baseline_scarce")
+LABELS += ("baseline_scarce_emdb", "oracle")
+
+
+def _metrics() -> dict[str, float]:
+    """Hand-made evaluate metrics: value = 100 * source number + 10 * label number + metric number."""
+    out: dict[str, float] = {"n_test": 9}
+    for s, source in enumerate(("3dpw", "emdb1"), start=1):
+        for i, label in enumerate(LABELS):
+            for protocol in PROTOCOLS:
+                for m, metric in enumerate(("pve_mm", "mpjpe_mm", "pa_mpjpe_mm")):
+                    out[f"{source}:{label}/{protocol}/{metric}"] = 100.0 * s + 10.0 * i + m
+    return out
+
+
+@pytest.fixture
+def tables(tmp_path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert set(params["paper"]["regimes"]) == {"full", "scarce", "scarce_emdb"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    results = tmp_path / "results"
+    (results / "paper/evaluate").mkdir(parents=True)
+    (results / "paper/evaluate/metrics.json").write_text(json.dumps(_metrics()))
+    argv = ["--params", str(tmp_path / "params.yaml"), "--experiment", "paper", "--results", str(results)]
+    assert make_tables.main([*argv, "--no-track", "--workers", "1", "--device", "cpu"]) == 0
+    return results / "paper/make_tables"
+
+
+def test_scarce_emdb_rows_sit_beside_the_papers_emdb_scarce_rows(tables):
+    out = tables / "tables"
+    assert sorted(p.name for p in out.glob("*.csv")) == ["main_table.csv", "scarce_table.csv"]
+    scarce = read_table_csv(out / "scarce_table.csv")
+    measured = [r for r in scarce if r["origin"] == "measured"]
+    by = {(r["dataset"], r["method"], r["protocol"]): r for r in measured}
+    vq = METHOD_NAMES["vqhps"]
+    # EMDB-1 rows come from the EMDB-2-trained run, 3DPW rows from the 3DPW-trained one (label numbers 2, 1)
+    assert by[("emdb", vq, "vqhps")]["pve_mm"] == 200.0 + 10 * LABELS.index("vqhps_scarce_emdb")
+    assert by[("3dpw", vq, "vqhps")]["pve_mm"] == 100.0 + 10 * LABELS.index("vqhps_scarce")
+    assert by[("emdb", METHOD_NAMES["baseline"], "standard")]["mpjpe_mm"] == 201.0 + 10 * 5
+    # one VQ-HPS, one baseline and one oracle row per (test set, protocol): no 3DPW-trained EMDB row
+    assert len(measured) == 2 * 3 * len(PROTOCOLS)
+    assert {r["training_data"] for r in measured if r["dataset"] == "emdb" and r["method"] == vq} == {
+        yaml.safe_load((REPO / "params.yaml").read_text())["paper"]["regimes"]["scarce_emdb"]["label"]
+    }
+    paper = {(r["dataset"], r["method"]) for r in scarce if r["origin"] == "paper"}
+    assert ("emdb", "VQ-HPS") in paper and ("3dpw", "VQ-HPS") in paper
+    main = [r for r in read_table_csv(out / "main_table.csv") if r["origin"] == "measured"]
+    assert {r["dataset"] for r in main} == {"3dpw", "emdb"} and len(main) == 2 * 3 * len(PROTOCOLS)
+
+
+def test_headline_differences_per_test_set_and_regime(tables):
+    head = json.loads((tables / "metrics.json").read_text())
+    gap = 10.0 * (LABELS.index("vqhps_scarce_emdb") - LABELS.index("baseline_scarce_emdb"))
+    assert head["emdb/scarce_emdb/standard/vqhps_minus_baseline_pve_mm"] == pytest.approx(gap)
+    assert "3dpw/scarce_emdb/standard/vqhps_minus_baseline_pve_mm" not in head
+    assert "emdb/scarce/standard/vqhps_minus_baseline_pve_mm" not in head
+    assert "3dpw/full/vqhps/vqhps_minus_oracle_pve_mm" in head
