@@ -51,7 +51,7 @@ def run(ctx: StageContext) -> dict[str, float]:
                 idx, err = tokenizer(verts)
                 if not full_decode:
                     rows = sampled[(sampled >= first) & (sampled < first + len(idx))] - first
-                    err = sampled_pve_mm(model, verts, idx, rows, p.batch_size, ctx.device)
+                    err = sampled_pve_mm(model, verts, idx, rows, p.batch_size, ctx.device, p.precision)
                 first += len(idx)
                 writer.add(
                     {

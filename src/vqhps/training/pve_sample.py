@@ -12,7 +12,8 @@ import torch
 from torch import Tensor
 
 from vqhps.models.mesh_vqvae import MeshVQVAE
-from vqhps.training.mesh_vqvae_trainer import _autocast, per_vertex_error
+from vqhps.precision import autocast
+from vqhps.training.mesh_vqvae_trainer import per_vertex_error
 
 
 def sample_rows(n: int, size: int | None, seed: int) -> np.ndarray:
@@ -32,6 +33,7 @@ def decoded_pve_mm(
     tokens: np.ndarray,
     batch_size: int = 64,
     device: str | torch.device = "cpu",
+    precision: str = "auto",
 ) -> np.ndarray:
     """Mean per-vertex error (mm) of decoding ``tokens`` against the meshes they were encoded from.
 
@@ -41,6 +43,7 @@ def decoded_pve_mm(
         tokens: (N, T) integer token ids of those meshes.
         batch_size: meshes per decoder pass.
         device: where to compute.
+        precision: of the decoder pass (:func:`vqhps.precision.autocast`).
 
     Returns:
         (N,) float32, millimetres (the same quantity as ``tokenize(..., errors=True)``).
@@ -53,7 +56,7 @@ def decoded_pve_mm(
     try:
         for start in range(0, len(ids), batch_size):
             target = vertices[start : start + batch_size].to(device, torch.float32)
-            with _autocast(device):
+            with autocast(device, precision):
                 recon = model.decode_indices(ids[start : start + batch_size].to(device)).float()
             errors.append((per_vertex_error(recon, target) * 1000.0).cpu().numpy())
     finally:
@@ -68,10 +71,11 @@ def sampled_pve_mm(
     rows: np.ndarray,
     batch_size: int = 64,
     device: str | torch.device = "cpu",
+    precision: str = "auto",
 ) -> np.ndarray:
     """(N,) float32 pve_mm of the meshes at ``rows`` (indices into the N meshes), NaN for the others."""
     out = np.full(len(vertices), np.nan, dtype=np.float32)
     if len(rows):
         index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
-        out[rows] = decoded_pve_mm(model, vertices[index], tokens[rows], batch_size, device)
+        out[rows] = decoded_pve_mm(model, vertices[index], tokens[rows], batch_size, device, precision)
     return out
