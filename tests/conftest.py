@@ -27,6 +27,17 @@ def mlflow_store(tmp_path, monkeypatch) -> str:
     return uri
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models on a shared 2-core machine: one torch thread is several times faster than two."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _no_tracking_by_default(monkeypatch, request):
     if "mlflow_store" not in request.fixturenames:

@@ -57,3 +57,13 @@ def test_same_checkpoint_gives_the_same_bytes_whatever_the_file_is_called(tmp_pa
     for name in ("a/model.pt", "b/last.pt"):
         save_checkpoint(tmp_path / name, state, {"k": 1}, {"seed": 0}, 3)
     assert (tmp_path / "a/model.pt").read_bytes() == (tmp_path / "b/last.pt").read_bytes()
+
+
+def test_bytes_do_not_depend_on_which_string_objects_hold_the_keys(tmp_path):
+    """A resumed run's keys come from unpickling (distinct objects); an uninterrupted run's are shared."""
+    state = {"w": torch.zeros(2)}
+    shared = {"step": 3}  # the literal "step", as the top-level key
+    unpickled = pickle.loads(pickle.dumps({"".join(["st", "ep"]): 3}))
+    save_checkpoint(tmp_path / "a.pt", state, {}, {}, 3, optimizer_state={"state": shared})
+    save_checkpoint(tmp_path / "b.pt", state, {}, {}, 3, optimizer_state={"state": unpickled})
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()

@@ -21,7 +21,11 @@ pytestmark = pytest.mark.slow
 
 SNAKEMAKE = str(BIN / "snakemake")
 TIMING = ("seconds", "per_second")
-GATE = "check_data/record.json"  # metrics.json keys that measure time, not results
+GATE = "check_data/record.json"
+# What Snakemake exports to a job with that many threads (torch reads it; float sums depend on it).
+THREADS = {
+    n: {"OMP_NUM_THREADS": str(n), "MKL_NUM_THREADS": str(n)} for n in (1, 2)
+}  # metrics.json keys that measure time, not results
 
 
 def digests(results: Path) -> dict[str, str]:
@@ -54,12 +58,18 @@ def test_two_clean_runs_give_the_same_bytes(repo, tmp_path, clean_run):
     assert not any("/work/" in k for k in first), "a finished run leaves no work/ folder"
 
 
-def _start_and_kill(work: Path, args: list[str], checkpoint: Path) -> None:
+def _start_and_kill(work: Path, args: list[str], checkpoint: Path, threads: dict[str, str]) -> None:
     """Start a stage as Snakemake would, SIGKILL it as soon as its first resumable checkpoint exists."""
     proc = subprocess.Popen(
         ["python", "-m", *args],
         cwd=work,
-        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "VQHPS_NO_TRACK": "1"},
+        # as Snakemake starts it: its threads (1 per image job side by side, 2 for the Mesh-VQ-VAE) exported
+        env={
+            **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "VQHPS_NO_TRACK": "1",
+            **threads,
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -80,13 +90,14 @@ def test_a_run_killed_in_its_training_stages_resumes_to_the_same_bytes(repo, tmp
     res = work / "results/demo"
     run([SNAKEMAKE, "results/demo/render_images/metrics.json", "--cores", "2"], work)
     vq_ckpt = res / "train_mesh_vqvae/work/last.pt"
-    _start_and_kill(work, ["vqhps.stages.train_mesh_vqvae", "--experiment", "demo"], vq_ckpt)
+    _start_and_kill(work, ["vqhps.stages.train_mesh_vqvae", "--experiment", "demo"], vq_ckpt, THREADS[2])
     resumed = run([SNAKEMAKE, "results/demo/train_mesh_vqvae/metrics.json", "--cores", "1"], work)
     log = (work / "results/logs/demo/train_mesh_vqvae.log").read_text()
     assert "discarded" not in log, "the killed run's own checkpoint is resumed, not discarded"
     assert resumed.returncode == 0
     img_ckpt = res / "train_vqhps/full/work/last.pt"
-    _start_and_kill(work, ["vqhps.stages.train_vqhps", "--experiment", "demo", "--regime", "full"], img_ckpt)
+    args = ["vqhps.stages.train_vqhps", "--experiment", "demo", "--regime", "full"]
+    _start_and_kill(work, args, img_ckpt, THREADS[1])
     run([SNAKEMAKE, "demo", "--cores", "2"], work)
     assert "discarded" not in (work / "results/logs/demo/train_vqhps.full.log").read_text()
     after = digests(work / "results")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -86,20 +87,39 @@ def save_checkpoint(
         rng_state: :func:`capture_rng_state` output.
         extra: anything else made of tensors / primitive containers (e.g. the mesh hierarchy arrays).
     """
-    payload = {
-        "format_version": FORMAT_VERSION,
-        "model_state": {k: v.detach().cpu() for k, v in model_state.items()},
-        "model_config": model_config,
-        "params": params,
-        "step": int(step),
-        "optimizer_state": optimizer_state,
-        "rng_state": rng_state,
-        "extra": extra or {},
-    }
+    payload = _canonical(
+        {
+            "format_version": FORMAT_VERSION,
+            "model_state": {k: v.detach().cpu() for k, v in model_state.items()},
+            "model_config": model_config,
+            "params": params,
+            "step": int(step),
+            "optimizer_state": optimizer_state,
+            "rng_state": rng_state,
+            "extra": extra or {},
+        }
+    )
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         # Saved through a file object: given a path, torch names the zip records after the file's stem,
         # here the random temporary name, and two identical runs would write different bytes.
         torch.save(payload, fh)
+
+
+def _canonical(obj: Any) -> Any:
+    """The same tree with every string interned.
+
+    pickle writes a string once per distinct object: a resumed run's keys (unpickled, distinct objects) and
+    an uninterrupted run's (shared literals) would give the same checkpoint in different bytes.
+    """
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if isinstance(obj, dict):
+        return {_canonical(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_canonical(v) for v in obj)
+    return obj
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

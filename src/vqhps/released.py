@@ -21,7 +21,6 @@ attending over the batch axis (``VQHPSConfig.rot6d_layout`` / ``head_attention_a
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -31,6 +30,7 @@ import torch
 from torch import Tensor
 
 from vqhps.checkpoint import save_checkpoint
+from vqhps.io.digest import file_sha256
 from vqhps.models import original_keys as ok
 from vqhps.models.mesh_hierarchy import MeshHierarchy
 from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
@@ -218,16 +218,8 @@ def convert_vqhps(
     return converted, config, scalars
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _source(path: Path, scalars: dict | None = None) -> dict:
-    return {"file": str(path), "sha256": _sha256(path), **(scalars or {})}
+    return {"file": str(path), "sha256": file_sha256(path), **(scalars or {})}
 
 
 def write_mesh_vqvae(out: Path, model: MeshVQVAE, source: dict) -> Path:

@@ -18,17 +18,9 @@ from typing import Any
 
 from vqhps.code_deps import PACKAGE_DIR, REPO_PREFIX, stage_code
 from vqhps.io.atomic import write_text_atomic
+from vqhps.io.digest import file_sha256
 
 KEY_FILE = "run_key"
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def input_fingerprint(path: Path) -> list[tuple[str, int, int]]:
@@ -50,7 +42,7 @@ def input_fingerprint(path: Path) -> list[tuple[str, int, int]]:
 
 def code_digests(stage: str) -> dict[str, str]:
     """Repository path -> sha256 of every code/data file of the stage's import closure."""
-    return {rel: file_digest(PACKAGE_DIR / rel[len(REPO_PREFIX) + 1 :]) for rel in stage_code(stage)}
+    return {rel: file_sha256(PACKAGE_DIR / rel[len(REPO_PREFIX) + 1 :]) for rel in stage_code(stage)}
 
 
 def job_key(params: dict[str, Any], stage: str, inputs: Iterable[Path]) -> str:

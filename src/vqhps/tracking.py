@@ -28,7 +28,6 @@ ticks after boot when it is an ancestor found in ``/proc`` (exact, so every stag
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import platform
@@ -43,6 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vqhps.configtools import flatten
+from vqhps.io.digest import file_sha256
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 PIPELINE_RUN_ENV = "VQHPS_PIPELINE_RUN"
@@ -236,14 +236,6 @@ def close_dead_runs(client: Any, experiment_id: str, run_name: str) -> list[str]
     if dead:
         _log.info("MLflow: %d run(s) %s left RUNNING by a dead process closed as KILLED", len(dead), run_name)
     return dead
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def tracking_disabled_by_env() -> bool:

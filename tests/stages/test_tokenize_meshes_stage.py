@@ -25,12 +25,7 @@ from vqhps.training.pve_sample import decoded_pve_mm, sample_rows  # noqa: E402
 SPLIT_SIZES = {"train": 12, "val": 4, "test": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 REGIMES = {"full": {"sources": ["anny"], "fraction": 1.0}}

@@ -30,12 +30,7 @@ REGIMES = {"full": {"sources": ["anny"], "fraction": 1.0},
            "scarce": {"sources": ["anny"], "fraction": 0.5, "steps": 3}}  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from vqhps.training.image_setup import rest_joints  # noqa: E402
 from vqhps.training.image_tasks import BaselineTask, VQHPSTask  # noqa: E402
 from vqhps.training.image_trainer import ImageTrainSettings, train_image_model  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 N_IMAGES = 32
 CROP = 64  # a 2 x 2 feature grid, as the demo's 64 px crops
@@ -43,14 +43,6 @@ SETTINGS = ImageTrainSettings(
 ROTCAM_DROPOUT = 0.0
 # "Near the oracle": within this many mm of the oracle's PVE on the same images.
 PVE_MARGIN_MM = 20.0
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vqhps.datasets.layout import absent_folder_hint
+from vqhps.io.digest import file_sha256 as file_digest
 from vqhps.io.errors import DataFileError
 
 __all__ = [
@@ -216,15 +217,6 @@ def check_manifest(
         except Exception as exc:
             problems.append(problem(".", f"cross-check {check.__name__} failed: {type(exc).__name__}: {exc}"))
     return problems, results
-
-
-def file_digest(path: Path, chunk: int = 2**20) -> str:
-    """sha256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def listing_digest(root: Path, paths: list[Path]) -> str:
