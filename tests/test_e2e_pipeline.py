@@ -93,3 +93,19 @@ def test_mistyped_key_fails_before_any_job(repo, tmp_path):
     assert out.returncode != 0
     assert "demo.render_images.imgae_size" in out.stdout + out.stderr
     assert not (work / "results").exists(), "no stage may run"
+
+
+def test_paper_dvc_file_without_data_stops_in_check_data_listing_everything(repo, tmp_path):
+    """`dvc repro workflow/paper/dvc.yaml` (README) without the data: check_data's one listing, no output."""
+    work = make_workdir(repo, tmp_path, tiny_params(repo))
+    out = run([str(BIN / "dvc"), "repro", "workflow/paper/dvc.yaml"], work, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "Traceback" not in text
+    assert "paper.check_data" in text and "paper.prepare_meshes" not in re.findall(
+        r"Running stage '([\w.]+)'", text
+    )
+    datasets = yaml.safe_load((repo / "params.yaml").read_text())["paper"]["check_data"]["datasets"]
+    required = [d for d in datasets if d not in ("mesh_connections", "released_weights")]
+    for name in required:
+        assert re.search(rf"\b{re.escape(name)}\b", text, re.I), f"{name} not listed:\n{text}"
+    assert not (work / "results/paper/check_data/record.json").exists()
