@@ -25,14 +25,6 @@ def _model(**overrides) -> MeshRegressor:
     return MeshRegressor(RegressionConfig(**base), template=template, rest_joints=torch.randn(4, 3))
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_output_shapes_and_posing() -> None:
     model = _model(shared_backbone=False).eval()
     out = model(torch.randn(2, 3, 32, 32))
@@ -60,7 +52,7 @@ def test_loss_terms_and_weights() -> None:
     assert only_vertex["total"].item() == pytest.approx(terms["vertex"].item())
 
 
-def test_fits_a_tiny_batch(one_thread) -> None:
+def test_fits_a_tiny_batch(one_torch_thread) -> None:
     model = _model(dropout=0.0, rotcam_dropout=0.0)
     images = torch.randn(4, 3, 32, 32)
     target = model.template + 0.1 * torch.randn(4, 10, 3, generator=torch.Generator().manual_seed(2))

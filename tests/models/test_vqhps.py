@@ -151,16 +151,7 @@ def decoder_ref(table: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     return table[indices].sum(1)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models train ~10x faster on one thread than on two contended cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_overfits_one_tiny_batch(one_thread) -> None:
+def test_overfits_one_tiny_batch(one_torch_thread) -> None:
     torch.manual_seed(0)
     model = _tiny(dropout=0.0, rotcam_dropout=0.0, image_size=32)
     images = torch.randn(4, 3, 32, 32)
