@@ -12,7 +12,7 @@ import torch
 from vqhps import evaluation as ev
 from vqhps.config import EVAL_PROTOCOLS
 from vqhps.geometry import axis_angle_to_matrix, random_rotations
-from vqhps.protocols import METRIC_KEYS, PROTOCOLS
+from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS
 from vqhps.tables import normalize_row
 
 V, B, N = 30, 3, 7
@@ -66,7 +66,7 @@ def test_perfect_predictions_score_zero_for_every_method_and_protocol():
         ev.evaluate_method(oracle, ev.oracle_predictor(_IdentityTokenizer()), _batches(), _regressor())
     )
     for res in results:
-        assert sorted(res.errors) == sorted(f"{p}/{m}" for p in PROTOCOLS for m in METRIC_KEYS)
+        assert sorted(res.errors) == sorted(f"{p}/{m}" for p in DEFAULT_PROTOCOLS for m in METRIC_KEYS)
         for key, values in res.errors.items():
             assert values.shape == (N,) and np.abs(values).max() < 1e-3, (res.spec.label, key)
         assert np.abs(res.extras["rotation_error_deg"]).max() < 0.1
@@ -81,7 +81,7 @@ def test_rotated_prediction_has_pve_but_no_pa_mpjpe_and_the_rotation_error_is_me
         return ev.Prediction(batch["canonical_verts"] @ rot.transpose(1, 2), rot)
 
     res = ev.evaluate_method(ev.MethodSpec("vqhps", "full"), rotated, _batches(), _regressor())
-    for protocol in PROTOCOLS:
+    for protocol in DEFAULT_PROTOCOLS:
         assert res.errors[f"{protocol}/pve_mm"].min() > 10.0
         assert res.errors[f"{protocol}/mpjpe_mm"].min() > 1.0
         assert res.errors[f"{protocol}/pa_mpjpe_mm"].max() < 1e-2
@@ -104,7 +104,7 @@ def test_per_sample_table_has_one_row_per_sample_method_protocol_and_round_trips
     ids, sources = [f"img{i}" for i in range(N)], ["anny"] * (N - 1) + ["coco"]
     frame = ev.per_sample_frame(results, ids, sources)
     assert list(frame.columns) == list(ev.PER_SAMPLE_COLUMNS)
-    assert len(frame) == N * len(specs) * len(PROTOCOLS)
+    assert len(frame) == N * len(specs) * len(DEFAULT_PROTOCOLS)
     assert not frame.duplicated(["id", "method", "regime", "protocol"]).any()
     sel = frame[(frame.method == "baseline") & (frame.protocol == "standard")]
     np.testing.assert_allclose(sel["pve_mm"].to_numpy(), results[1].errors["standard/pve_mm"])
@@ -140,7 +140,7 @@ def _flat_metrics() -> dict[str, float]:
     """A hand-made evaluate metrics.json: distinct numbers per method, regime, protocol and metric."""
     out = {"n_test": 10}
     for i, label in enumerate(["vqhps_full", "vqhps_scarce", "baseline_full", "baseline_scarce", "oracle"]):
-        for j, protocol in enumerate(PROTOCOLS):
+        for j, protocol in enumerate(DEFAULT_PROTOCOLS):
             for k, m in enumerate(METRIC_KEYS):
                 out[f"{label}/{protocol}/{m}"] = 100.0 + 10 * i + 3 * j + k
         out[f"{label}/rotation_error_deg"] = 5.0
@@ -157,7 +157,7 @@ def test_measured_rows_carry_labels_and_the_exact_numbers():
         training_data={"full": "all", "scarce": "10 %"},
         regimes=("full", "scarce"),
     )
-    assert len(rows) == 2 * 3 * len(PROTOCOLS)  # regimes x (vqhps, baseline, oracle) x protocols
+    assert len(rows) == 2 * 3 * len(DEFAULT_PROTOCOLS)  # regimes x (vqhps, baseline, oracle) x protocols
     for row in rows:
         assert normalize_row(row, "measured") == row
         assert row["data"] == "synthetic demo" and row["dataset"] == "Anny test"

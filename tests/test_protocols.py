@@ -1,4 +1,4 @@
-"""Tests for vqhps.protocols: the `vqhps` and `standard` protocols on toy meshes with known answers."""
+"""Tests for vqhps.protocols: the `vqhps`, `standard`, `emdb` protocols on toy meshes with known answers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from vqhps.protocols import (
     H36M_TO_J17,
     METRIC_KEYS,
     PROTOCOLS,
+    SMPL24_HIPS,
     evaluate_protocol,
     evaluate_protocols,
     get_protocol,
@@ -30,6 +31,12 @@ def _one_hot_regressor() -> np.ndarray:
 def _smooth_regressor(seed: int = 0) -> np.ndarray:
     reg = np.random.default_rng(seed).random((17, V))
     return reg / reg.sum(axis=1, keepdims=True)
+
+
+def _regressors(seed: int = 0) -> dict[str, np.ndarray]:
+    """Both regressors a protocol may ask for: H36M (17, V) and SMPL-24 (24, V), convex rows."""
+    reg = np.random.default_rng(seed + 100).random((24, V))
+    return {"h36m": _smooth_regressor(seed), "smpl24": reg / reg.sum(axis=1, keepdims=True)}
 
 
 def _toy_batch(seed: int = 0, batch: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +88,7 @@ def test_hand_computed_single_joint_standard() -> None:
 @pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
 def test_invariant_to_global_translation(protocol: str) -> None:
     pred, gt = _toy_batch(seed=3)
-    reg = _smooth_regressor()
+    reg = _regressors()
     base = evaluate_protocol(pred, gt, reg, protocol)
     moved = evaluate_protocol(pred + np.array([0.3, -1.2, 4.0]), gt, reg, protocol)
     for key in METRIC_KEYS:
@@ -91,7 +98,7 @@ def test_invariant_to_global_translation(protocol: str) -> None:
 @pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
 def test_not_invariant_to_rotation_except_pa(protocol: str) -> None:
     pred, gt = _toy_batch(seed=4)
-    reg = _smooth_regressor()
+    reg = _regressors()
     rot = axis_angle_to_matrix(torch.tensor([0.0, np.pi / 2, 0.0], dtype=torch.float64)).numpy()
     centre = pred.mean(axis=1, keepdims=True)
     rotated = (pred - centre) @ rot.T + centre
@@ -120,13 +127,13 @@ def test_protocols_differ_on_asymmetric_input() -> None:
 
 def test_numpy_and_torch_agree() -> None:
     pred, gt = _toy_batch(seed=6)
-    reg = _smooth_regressor()
+    reg = _regressors()
     for protocol in PROTOCOLS:
         a = evaluate_protocol(pred, gt, reg, protocol)
         b = evaluate_protocol(
             torch.from_numpy(pred).float(),
             torch.from_numpy(gt).float(),
-            torch.from_numpy(reg).float(),
+            {k: torch.from_numpy(r).float() for k, r in reg.items()},
             protocol,
         )
         for key in METRIC_KEYS:
@@ -136,13 +143,13 @@ def test_numpy_and_torch_agree() -> None:
 
 def test_identical_meshes_give_zero() -> None:
     _, gt = _toy_batch(seed=7)
-    for name, values in evaluate_protocols(gt, gt, _smooth_regressor()).items():
+    for name, values in evaluate_protocols(gt, gt, _regressors(), sorted(PROTOCOLS)).items():
         np.testing.assert_allclose(values, 0.0, atol=1e-6, err_msg=name)
 
 
 def test_unknown_protocol_lists_allowed() -> None:
     pred, gt = _toy_batch()
-    with pytest.raises(ValueError, match=r"spin14.*\['standard', 'vqhps'\]"):
+    with pytest.raises(ValueError, match=r"spin14.*\['emdb', 'standard', 'vqhps'\]"):
         evaluate_protocol(pred, gt, _smooth_regressor(), "spin14")
     assert get_protocol("vqhps").alignment == "centroid" and get_protocol("standard").alignment == "pelvis"
 
@@ -159,3 +166,37 @@ def test_mismatched_meshes_raise() -> None:
     pred, gt = _toy_batch()
     with pytest.raises(ValueError, match="differ"):
         evaluate_protocol(pred[:2], gt, _smooth_regressor(), "standard")
+
+
+def _emdb_case(move: int, offset: np.ndarray) -> dict[str, np.ndarray]:
+    """A 30-vertex mesh whose SMPL-24 joint j is vertex j (one-hot rows); vertex ``move`` moved by offset."""
+    gt = np.random.default_rng(8).normal(scale=0.3, size=(1, 30, 3))
+    pred = gt.copy()
+    pred[:, move] += offset
+    reg = np.zeros((24, 30))
+    reg[np.arange(24), np.arange(24)] = 1.0
+    h36m = np.full((17, 30), 1.0 / 30)
+    return evaluate_protocol(pred, gt, {"h36m": h36m, "smpl24": reg}, "emdb")
+
+
+def test_hand_computed_emdb_hip_midpoint_alignment() -> None:
+    # Move the left hip (SMPL joint 1) by 20 mm: the mid-hip root moves by 10 mm, so after alignment every
+    # joint and vertex is 10 mm off (the left hip itself by 20 - 10): MPJPE = PVE = 10 mm.
+    hip = _emdb_case(SMPL24_HIPS[0], np.array([0.020, 0.0, 0.0]))
+    assert hip["mpjpe_mm"][0] == pytest.approx(10.0) and hip["pve_mm"][0] == pytest.approx(10.0)
+    assert hip["pa_mpjpe_mm"][0] > 0.1, "one joint moved relative to the others"
+    # Move the right wrist (SMPL joint 21) by 24 mm: root unchanged; MPJPE = 24/24, PVE = 24/30 mm.
+    wrist = _emdb_case(21, np.array([0.0, 0.0, 0.024]))
+    assert wrist["mpjpe_mm"][0] == pytest.approx(1.0) and wrist["pve_mm"][0] == pytest.approx(0.8)
+    assert PROTOCOLS["emdb"].joints == tuple(range(24)) and PROTOCOLS["emdb"].test_sources == ("emdb1",)
+
+
+def test_a_protocol_without_its_regressor_is_one_clear_error() -> None:
+    pred, gt = _toy_batch()
+    with pytest.raises(ValueError, match=r"'emdb' needs the smpl24 joint regressor \(24 x V\)"):
+        evaluate_protocol(pred, gt, _smooth_regressor(), "emdb")
+
+
+def test_every_protocol_documents_what_a_table_needs() -> None:
+    for p in PROTOCOLS.values():
+        assert p.name and p.description and p.gt_body_model and p.used_by, p.name

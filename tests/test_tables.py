@@ -199,3 +199,23 @@ def test_a_regime_of_params_gets_its_own_table(tmp_path: Path) -> None:
     assert [r["pve_mm"] for r in rows] == [99.5] and rows[0]["training_data"] == "2.5 %"
     assert "tiny" in paths["tiny_md"].read_text().splitlines()[0]
     assert all(r["regime"] != "tiny" for r in read_table_csv(paths["main_csv"]))
+
+
+def test_measured_cells_show_the_interval_half_width_and_counts(tmp_path: Path) -> None:
+    summary = {
+        "vqhps/pve_mm": 84.81, "vqhps/pve_mm_lo": 83.0, "vqhps/pve_mm_hi": 85.4,
+        "vqhps/mpjpe_mm": 70.0, "token_accuracy": 0.4213, "token_accuracy_lo": 0.41,
+        "token_accuracy_hi": 0.43, "n_frames": 35515, "n_sequences": 37,
+    }  # fmt: skip
+    labels = {"method": "m", "dataset": "3dpw", "regime": "full", "data": "synthetic demo"}
+    (row,) = rows_from_metrics(summary, **labels)
+    assert (row["pve_mm_lo"], row["pve_mm_hi"]) == (83.0, 85.4) and row["mpjpe_mm_lo"] is None
+    assert row["token_accuracy_pct"] == pytest.approx(42.13) and row["n_sequences"] == 37
+    written = build_tables([row], [], tmp_path, regimes=("full",))
+    md = written["main_md"].read_text()
+    # 84.8 ± (85.4 - 83.0) / 2; no interval -> the bare mean; token accuracy in percent; counts
+    assert "| 84.8 ± 1.2 | 70.0 | – | 42.1 ± 1.0 | 35,515 | 37 |" in md
+    assert "half-width of the 95 % interval" in md and "`emdb`" in md
+    assert r"84.8 $\pm$ 1.2" in written["main_tex"].read_text()
+    (back,) = read_table_csv(written["main_csv"])
+    assert back == row, "the CSV keeps the interval ends and counts exactly"

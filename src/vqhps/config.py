@@ -370,7 +370,7 @@ class TrainBaselineParams(ImageTrainParams):
 
 
 # The names of vqhps.protocols.PROTOCOLS (not imported here: it needs torch; a test checks they agree).
-EVAL_PROTOCOLS = ("vqhps", "standard")
+EVAL_PROTOCOLS = ("vqhps", "standard", "emdb")  # vqhps.protocols.PROTOCOLS
 
 
 def _check_protocols(protocols: tuple[str, ...]) -> None:
@@ -391,9 +391,12 @@ class EvaluateParams:
     overlay_samples: int  # test images on the overlay sheet (predicted mesh beside the GT)
     overlay_size: int  # crop side of the overlay sheet, px (independent of the models' crop size)
     histogram_bins: int  # bins of the per-sample error histograms
+    bootstrap_samples: int = 1000  # replicates of the 95 % bootstrap over test sequences
 
     def __post_init__(self) -> None:
-        _positive(self, "batch_size", "overlay_samples", "overlay_size", "histogram_bins")
+        _positive(
+            self, "batch_size", "overlay_samples", "overlay_size", "histogram_bins", "bootstrap_samples"
+        )
         _check_protocols(self.protocols)
         if self.max_test_images == 0 or self.max_test_images < -1:
             raise ConfigError(f"max_test_images: must be > 0 or -1 (all), got {self.max_test_images}")

@@ -22,15 +22,16 @@ from torch import Tensor
 from tqdm import tqdm
 
 from vqhps.io.atomic import atomic_path
+from vqhps.measured_rows import METHOD_NAMES, headline_numbers, measured_rows  # noqa: F401 (re-exported)
 from vqhps.models.vqhps import pose_canonical
-from vqhps.protocols import METRIC_KEYS, PROTOCOLS, evaluate_protocols
-from vqhps.tables import rows_from_metrics
+from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, evaluate_protocols
 from vqhps.training.image_tasks import rotation_error_deg
 
 METHODS: tuple[str, ...] = ("vqhps", "baseline", "oracle")
 NO_REGIME = "none"  # regime of the oracle row: it sees no training image
+EXTRA_KEYS: tuple[str, ...] = ("rotation_error_deg", "token_accuracy")  # per-frame extras (NaN if none)
 PER_SAMPLE_COLUMNS: tuple[str, ...] = (
-    "id", "source", "method", "regime", "protocol", *METRIC_KEYS,
+    "id", "source", "sequence", "frame", "person", "method", "regime", "protocol", *METRIC_KEYS, *EXTRA_KEYS,
 )  # fmt: skip
 
 
@@ -147,8 +148,8 @@ def evaluate_method(
     spec: MethodSpec,
     predict: Predictor,
     batches: Iterable[Mapping[str, Tensor]],
-    regressor: np.ndarray | Tensor,
-    protocols: Sequence[str] = tuple(PROTOCOLS),
+    regressor: np.ndarray | Tensor | Mapping[str, np.ndarray],
+    protocols: Sequence[str] = DEFAULT_PROTOCOLS,
     device: str | torch.device = "cpu",
     keep: int = 0,
 ) -> MethodResult:
@@ -159,7 +160,9 @@ def evaluate_method(
         predict: batch -> :class:`Prediction`.
         batches: ``ImageCropDataset`` batches (``image``, ``canonical_verts``, ``global_rot``, ``index``),
             without augmentation, in a fixed order.
-        regressor: (17, V) native-H36M-order joint regressor of the topology.
+        regressor: (17, V) native-H36M-order joint regressor of the topology, or
+            ``{"h36m": ..., "smpl24": ...}``
+            (see :func:`vqhps.protocols.evaluate_protocol`).
         protocols: names of :data:`vqhps.protocols.PROTOCOLS`.
         device: where the predictor runs.
         keep: keep the posed meshes (and cameras) of the first ``keep`` samples, for overlays.
@@ -167,7 +170,7 @@ def evaluate_method(
     Returns:
         A :class:`MethodResult`; errors in mm.
     """
-    reg = torch.as_tensor(np.asarray(regressor) if not isinstance(regressor, Tensor) else regressor)
+    n_verts = int(np.shape(regressor["h36m"] if isinstance(regressor, Mapping) else regressor)[1])
     errors: dict[str, list[np.ndarray]] = {}
     extras: dict[str, list[np.ndarray]] = {}
     index, kept_v, kept_c = [], [], []
@@ -176,7 +179,7 @@ def evaluate_method(
         batch = _to_device(batch, device)
         pred = predict(batch)
         gt = ground_truth(batch)
-        for key, values in evaluate_protocols(pred.verts.float(), gt, reg, protocols).items():
+        for key, values in evaluate_protocols(pred.verts.float(), gt, regressor, protocols).items():
             errors.setdefault(key, []).append(values)
         rot_err = rotation_error_deg(pred.rotmat.float(), batch["global_rot"].float())
         for key, values in {"rotation_error_deg": rot_err.cpu().numpy(), **pred.extras}.items():
@@ -195,40 +198,61 @@ def evaluate_method(
         index=np.concatenate(index).astype(np.int64),
         errors={k: np.concatenate(v) for k, v in errors.items()},
         extras={k: np.concatenate(v) for k, v in extras.items()},
-        kept_verts=np.concatenate(kept_v) if kept_v else np.zeros((0, reg.shape[1], 3), np.float32),
+        kept_verts=np.concatenate(kept_v) if kept_v else np.zeros((0, n_verts, 3), np.float32),
         kept_cam=np.concatenate(kept_c) if kept_c else None,
     )
 
 
+def check_every_frame_once(res: MethodResult, n: int) -> None:
+    """Raise unless the loader gave every one of the ``n`` test rows exactly once (no drop_last, no shuffle
+    duplicates): the original drops up to 31 frames with ``drop_last=True``."""
+    if len(res.index) != n or not np.array_equal(np.sort(res.index), np.arange(n)):
+        raise ValueError(
+            f"{res.spec.label}: evaluated {len(res.index)} rows "
+            f"({len(np.unique(res.index))} distinct) of {n}; "
+            "the test loader must yield every row once (shuffle=False, drop_last=False)"
+        )
+
+
 def per_sample_frame(
-    results: Sequence[MethodResult], ids: Sequence[str], sources: Sequence[str]
+    results: Sequence[MethodResult],
+    ids: Sequence[str],
+    sources: Sequence[str],
+    frames: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Long table with one row per (sample, method, regime, protocol) and the three errors in mm.
+    """Long table with one row per (test frame, method, regime, protocol): every metric of every protocol.
 
     Args:
         results: one :class:`MethodResult` per method, over the same test set.
         ids, sources: per dataset index, the sample id and its source (``MethodResult.index`` indexes them).
+        frames: per dataset index, ``sequence``, ``frame``, ``person``
+            (:func:`vqhps.test_sets.evaluated_frame_ids`);
+            None: each sample its own sequence, frame 0, person 0.
 
     Returns:
-        DataFrame with columns :data:`PER_SAMPLE_COLUMNS`.
+        DataFrame with columns :data:`PER_SAMPLE_COLUMNS`: errors in mm, ``rotation_error_deg`` in degrees,
+        ``token_accuracy`` a fraction (NaN for methods without tokens).
     """
     ids_arr, src_arr = np.asarray(ids, dtype=object), np.asarray(sources, dtype=object)
-    frames = []
+    if frames is None:
+        frames = pd.DataFrame({"sequence": ids_arr, "frame": 0, "person": 0})
+    seq = frames["sequence"].to_numpy(dtype=object)
+    frame_no, person = frames["frame"].to_numpy(np.int64), frames["person"].to_numpy(np.int64)
+    parts = []
     for res in results:
-        protocols = list(dict.fromkeys(k.split("/", 1)[0] for k in res.errors))
-        for protocol in protocols:
-            frame = {
-                "id": ids_arr[res.index],
-                "source": src_arr[res.index],
-                "method": res.spec.method,
-                "regime": res.spec.regime,
+        idx = res.index
+        extras = {k: res.extras.get(k, np.full(len(idx), np.nan)) for k in EXTRA_KEYS}
+        for protocol in dict.fromkeys(k.split("/", 1)[0] for k in res.errors):
+            part = {
+                "id": ids_arr[idx], "source": src_arr[idx], "sequence": seq[idx], "frame": frame_no[idx],
+                "person": person[idx], "method": res.spec.method, "regime": res.spec.regime,
                 "protocol": protocol,
-            }
-            frame |= {m: res.errors[f"{protocol}/{m}"] for m in METRIC_KEYS}
-            frames.append(pd.DataFrame(frame, columns=list(PER_SAMPLE_COLUMNS)))
-    if not frames:
+            }  # fmt: skip
+            part |= {m: res.errors[f"{protocol}/{m}"] for m in METRIC_KEYS} | extras
+            parts.append(pd.DataFrame(part, columns=list(PER_SAMPLE_COLUMNS)))
+    if not parts:
         return pd.DataFrame(columns=list(PER_SAMPLE_COLUMNS))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(parts, ignore_index=True)
 
 
 def write_per_sample(frame: pd.DataFrame, path) -> None:
@@ -274,103 +298,3 @@ def per_protocol_series(results: Sequence[MethodResult], protocol: str) -> dict[
         for m in METRIC_KEYS
         if f"{protocol}/{m}" in res.errors
     }
-
-
-# -- measured table rows (make_tables) --------------------------------------------------------------------
-
-METHOD_NAMES: dict[str, str] = {
-    "vqhps": "VQ-HPS (measured)",
-    "baseline": "Regression baseline (measured)",
-    "oracle": "Oracle: Mesh-VQ-VAE enc->dec of GT",
-}
-
-
-def _section(metrics: Mapping[str, float], label: str, protocols: Sequence[str]) -> dict[str, float]:
-    """``"<label>/<protocol>/<metric>"`` keys -> ``"<protocol>/<metric>"`` for the given protocols."""
-    prefix = f"{label}/"
-    out = {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
-    out = {
-        k: v for k, v in out.items() if k.split("/", 1)[0] in protocols and k.split("/", 1)[-1] in METRIC_KEYS
-    }
-    if not out:
-        raise ValueError(
-            f"evaluate metrics have no '{label}/<protocol>/<metric>' keys for protocols {list(protocols)}; "
-            "re-run the evaluate stage"
-        )
-    return out
-
-
-def measured_rows(
-    metrics: Mapping[str, float],
-    *,
-    data: str,
-    dataset: str,
-    backbone: str,
-    training_data: Mapping[str, str],
-    regimes: Sequence[str],
-    protocols: Sequence[str] = tuple(PROTOCOLS),
-    tables: Mapping[str, str] | None = None,
-) -> list[dict[str, object]]:
-    """Rows of :func:`vqhps.tables.build_tables` from the evaluate stage's flat means.
-
-    Every regime gets a VQ-HPS and a baseline row per protocol, plus the oracle rows once per table (the
-    oracle sees no training image, so the same numbers appear in every regime's table, for comparison).
-
-    Args:
-        metrics: evaluate ``metrics.json`` means in mm (``vqhps_full/vqhps/pve_mm``,
-            ``oracle/standard/mpjpe_mm``, ...).
-        data: "synthetic demo" or "paper datasets".
-        dataset: test-set label of the measured rows.
-        backbone: backbone label of the image models.
-        training_data: regime -> description of its training images.
-        regimes, protocols: which rows to build.
-        tables: regime -> the table (row ``regime``) its rows go to, e.g. ``scarce_emdb -> scarce`` where
-            the paper reports it (absent = the regime's own name).
-
-    Raises:
-        ValueError: a method/regime has no metric in ``metrics``.
-    """
-    rows: list[dict[str, object]] = []
-    with_oracle: set[str] = set()
-    for regime in regimes:
-        table = (tables or {}).get(regime, regime)
-        common = {"dataset": dataset, "regime": table, "data": data}
-        for method in ("vqhps", "baseline"):
-            values = _section(metrics, MethodSpec(method, regime).label, protocols)
-            rows += rows_from_metrics(
-                values, method=METHOD_NAMES[method], backbone=backbone,
-                training_data=training_data.get(regime, regime), **common,
-            )  # fmt: skip
-        if table in with_oracle:
-            continue
-        with_oracle.add(table)
-        rows += rows_from_metrics(
-            _section(metrics, "oracle", protocols), method=METHOD_NAMES["oracle"], backbone="none (GT mesh)",
-            training_data="GT test meshes (no image)", **common,
-        )  # fmt: skip
-    return rows
-
-
-def headline_numbers(
-    metrics: Mapping[str, float],
-    regimes: Sequence[str],
-    protocols: Sequence[str] = tuple(PROTOCOLS),
-) -> dict[str, float]:
-    """Differences behind the paper's claim, mm: VQ-HPS minus baseline (negative = VQ-HPS better) and
-    VQ-HPS minus oracle (how far above its quantisation floor), per regime, protocol and metric.
-
-    Returns:
-        ``"<regime>/<protocol>/vqhps_minus_baseline_<metric>"`` and ``".../vqhps_minus_oracle_<metric>"``.
-    """
-    out: dict[str, float] = {}
-    for regime in regimes:
-        for protocol in protocols:
-            for m in METRIC_KEYS:
-                vq = metrics.get(f"vqhps_{regime}/{protocol}/{m}")
-                base = metrics.get(f"baseline_{regime}/{protocol}/{m}")
-                oracle = metrics.get(f"oracle/{protocol}/{m}")
-                if vq is not None and base is not None:
-                    out[f"{regime}/{protocol}/vqhps_minus_baseline_{m}"] = float(vq) - float(base)
-                if vq is not None and oracle is not None:
-                    out[f"{regime}/{protocol}/vqhps_minus_oracle_{m}"] = float(vq) - float(oracle)
-    return out

@@ -68,7 +68,7 @@ _MODEL_STAGES = (
     ),
     Stage(
         "evaluate",
-        outs=("per_sample.parquet", "plots/"),
+        outs=("per_sample.parquet", "test_set.csv", "plots/"),
         deps=(
             "{images}/images/",
             "{images}/meshes/",

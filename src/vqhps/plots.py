@@ -84,6 +84,44 @@ def plot_error_histograms(per_sample: Mapping[str, np.ndarray], path: str | Path
     return _save_png(fig, path)
 
 
+def plot_token_accuracy_vs_pve(
+    series: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Path, protocol: str = "vqhps"
+) -> Path:
+    """Per-frame token accuracy against PVE, one panel per model, with the Pearson correlation.
+
+    Args:
+        series: model label -> ((N,) token accuracy as a fraction in [0, 1], (N,) PVE in mm).
+        path: output PNG path.
+        protocol: the protocol of the PVE (axis label).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: ``series`` is empty, or a pair has different lengths or no finite point.
+    """
+    if not series:
+        raise ValueError("series is empty: nothing to plot")
+    rows, cols = _grid(len(series))
+    fig = _new_figure(4.2 * cols, 3.4 * rows)
+    for i, (name, (acc, pve)) in enumerate(series.items()):
+        acc, pve = np.asarray(acc, np.float64).reshape(-1), np.asarray(pve, np.float64).reshape(-1)
+        if acc.shape != pve.shape:
+            raise ValueError(f"series[{name!r}]: {acc.size} token accuracies but {pve.size} PVE values")
+        ok = np.isfinite(acc) & np.isfinite(pve)
+        if not ok.any():
+            raise ValueError(f"series[{name!r}] has no finite point to plot")
+        acc, pve = 100.0 * acc[ok], pve[ok]
+        corr = np.corrcoef(acc, pve)[0, 1] if acc.size > 1 and acc.std() > 0 and pve.std() > 0 else math.nan
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.scatter(acc, pve, s=6, alpha=0.5)
+        ax.set_title(f"{name}: Pearson r = {corr:.2f}, n = {acc.size}")
+        ax.set_xlabel("token accuracy (% of tokens equal to the GT mesh's)")
+        ax.set_ylabel(f"{protocol} PVE (mm)")
+    fig.tight_layout()
+    return _save_png(fig, path)
+
+
 def _read_curves(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     """One curves table -> wide frame indexed by step, one numeric column per metric."""
     frame = source.copy() if isinstance(source, pd.DataFrame) else pd.read_csv(source)

@@ -1,9 +1,12 @@
-"""The two named evaluation protocols (`vqhps` centroid/17 joints, `standard` pelvis/14 LSP joints)."""
+"""Named evaluation protocols: `vqhps` (centroid, 17 H36M joints), `standard` (H36M pelvis, 14 LSP joints),
+`emdb` (mid-hip, 24 SMPL joints). Each protocol is a :class:`Protocol` naming its joints, alignment, joint
+regressor, the ground truth it prescribes and who reports numbers under it.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,14 +30,51 @@ H36M_PELVIS = 0
 METRIC_KEYS: tuple[str, ...] = ("pve_mm", "mpjpe_mm", "pa_mpjpe_mm")
 
 
+# SMPL's 24 kinematic joints (rows of SMPL's own ``J_regressor``); EMDB's pelvis is the mid-hip (1, 2).
+SMPL24_JOINT_NAMES: tuple[str, ...] = (
+    "pelvis", "lhip", "rhip", "spine1", "lknee", "rknee", "spine2", "lankle", "rankle", "spine3",
+    "lfoot", "rfoot", "neck", "lcollar", "rcollar", "head", "lshoulder", "rshoulder", "lelbow",
+    "relbow", "lwrist", "rwrist", "lhand", "rhand",
+)  # fmt: skip
+SMPL24_HIPS: tuple[int, int] = (1, 2)
+# Joint regressors a protocol can ask for, and their row count.
+REGRESSOR_ROWS: dict[str, int] = {"h36m": len(H36M_JOINT_NAMES), "smpl24": len(SMPL24_JOINT_NAMES)}
+ALIGNMENTS: tuple[str, ...] = ("centroid", "pelvis", "hips")
+
+
 @dataclass(frozen=True)
 class Protocol:
-    """One evaluation protocol: which joints, and how meshes are translated before comparison."""
+    """One evaluation protocol: which joints, how meshes are translated, which GT it prescribes, who uses it.
 
-    name: str  # registry key, used in tables and file names
-    joints: tuple[int, ...]  # indices into the native-H36M (17, 3) regressed joints
-    alignment: str  # "centroid": subtract the mean vertex; "pelvis": subtract regressed H36M joint 0
-    description: str  # one line for tables and reports
+    Attributes:
+        name: registry key, used in tables, metrics keys and file names.
+        joints: indices into the rows of the ``regressor`` joints that MPJPE / PA-MPJPE average over.
+        alignment: "centroid" (subtract the mean vertex, then regress the joints), "pelvis" (subtract the
+            regressed H36M joint 0, taken before sub-selection) or "hips" (subtract the mean of SMPL
+            joints 1 and 2); PVE uses the same translation on the vertices.
+        regressor: "h36m" (a (17, V) ``J_regressor_h36m``) or "smpl24" (SMPL's own (24, V) ``J_regressor``).
+        gt_body_model: the ground-truth mesh the protocol prescribes (what this pipeline uses: README).
+        used_by: the methods whose published numbers follow it.
+        test_sources: image sources it is defined on (empty: any test set).
+        description: one line for tables and reports.
+    """
+
+    name: str
+    joints: tuple[int, ...]
+    alignment: str
+    description: str
+    regressor: str = "h36m"
+    gt_body_model: str = ""
+    used_by: str = ""
+    test_sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.alignment not in ALIGNMENTS or self.regressor not in REGRESSOR_ROWS:
+            raise ValueError(
+                f"protocol {self.name}: alignment {self.alignment!r} / regressor {self.regressor!r}"
+            )
+        if not self.joints or max(self.joints) >= REGRESSOR_ROWS[self.regressor]:
+            raise ValueError(f"protocol {self.name}: joints must index the {self.regressor} rows")
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -46,6 +86,8 @@ PROTOCOLS: dict[str, Protocol] = {
             "VQ-HPS code (eval.py since commit 85be149): both meshes centred on their mean vertex; "
             "PVE over all vertices; MPJPE and PA-MPJPE on 17 H36M joints (H36M_TO_J17)"
         ),
+        gt_body_model="gendered SMPL-H, 21 body joints (flat hands), 10 betas, centred",
+        used_by="VQ-HPS, MEGA (the authors' code)",
     ),
     "standard": Protocol(
         name="standard",
@@ -55,8 +97,27 @@ PROTOCOLS: dict[str, Protocol] = {
             "SPIN/CLIFF: 14 LSP joints (H36M_TO_J14); joints and vertices minus the regressed H36M pelvis "
             "(joint 0, taken before sub-selection); PA-MPJPE on the 14 joints"
         ),
+        gt_body_model="gendered SMPL, full 72-d pose, 10 betas (3DPW genders m/f)",
+        used_by="SPIN, PARE, CLIFF, BEDLAM-CLIFF, CameraHMR, TokenHMR (3DPW)",
+    ),
+    "emdb": Protocol(
+        name="emdb",
+        joints=tuple(range(len(SMPL24_JOINT_NAMES))),
+        alignment="hips",
+        regressor="smpl24",
+        description=(
+            "EMDB official (eth-ait/emdb evaluation_metrics.py): 24 SMPL joints, joints and vertices minus "
+            "the mid-hip (joints 1, 2); PA-MPJPE on the 24 joints; EMDB-1 frames with good_frames_mask"
+        ),
+        gt_body_model="SMPL of the sequence's gender (pkl), poses_root + 69-d poses_body, 10 betas",
+        used_by="EMDB benchmark, TokenHMR, CameraHMR, PromptHMR/WHAM (EMDB)",
+        test_sources=("emdb1",),
     ),
 }
+
+
+# The protocols that need only the H36M regressor, which every topology has (the demo's Anny one included).
+DEFAULT_PROTOCOLS: tuple[str, ...] = ("vqhps", "standard")
 
 
 def get_protocol(name: str) -> Protocol:
@@ -77,11 +138,31 @@ def get_protocol(name: str) -> Protocol:
         raise ValueError(f"unknown evaluation protocol {name!r}; allowed: {sorted(PROTOCOLS)}") from None
 
 
-def _regressor_tensor(regressor: ArrayLike, num_verts: int, like: Tensor) -> Tensor:
-    r = regressor.detach() if isinstance(regressor, Tensor) else torch.from_numpy(np.asarray(regressor))
-    if r.ndim != 2 or r.shape[0] != len(H36M_JOINT_NAMES) or r.shape[1] != num_verts:
+Regressors = ArrayLike | Mapping[str, ArrayLike]
+
+
+def select_regressor(regressors: Regressors, protocol: Protocol) -> ArrayLike:
+    """The joint regressor a protocol needs from an array (the H36M one) or a ``{"h36m", "smpl24"}`` mapping.
+
+    Raises:
+        ValueError: the protocol needs a regressor that is not given (one line naming it).
+    """
+    if not isinstance(regressors, Mapping):
+        regressors = {"h36m": regressors}
+    if protocol.regressor not in regressors or regressors[protocol.regressor] is None:
         raise ValueError(
-            f"regressor must have shape (17, V={num_verts}) in J_regressor_h36m row order, "
+            f"protocol {protocol.name!r} needs the {protocol.regressor} joint regressor "
+            f"({REGRESSOR_ROWS[protocol.regressor]} x V), which this topology does not provide; "
+            "drop it from evaluate.protocols"
+        )
+    return regressors[protocol.regressor]
+
+
+def _regressor_tensor(regressor: ArrayLike, rows: int, num_verts: int, like: Tensor) -> Tensor:
+    r = regressor.detach() if isinstance(regressor, Tensor) else torch.from_numpy(np.asarray(regressor))
+    if r.ndim != 2 or r.shape[0] != rows or r.shape[1] != num_verts:
+        raise ValueError(
+            f"regressor must have shape ({rows}, V={num_verts}) in its native joint row order, "
             f"got {tuple(r.shape)}"
         )
     r = r.to(device=like.device, dtype=like.dtype)
@@ -98,28 +179,32 @@ def _regressor_tensor(regressor: ArrayLike, num_verts: int, like: Tensor) -> Ten
 
 
 def _aligned(verts: Tensor, regressor: Tensor, alignment: str) -> tuple[Tensor, Tensor]:
-    """(B, V, 3) -> (aligned vertices (B, V, 3), aligned native-order joints (B, 17, 3))."""
+    """(B, V, 3) -> (aligned vertices (B, V, 3), aligned native-order joints (B, J, 3))."""
     if alignment == "centroid":
         # VQ-HPS centres the meshes first and regresses joints from the centred meshes.
         verts = verts - verts.mean(dim=1, keepdim=True)
         return verts, torch.einsum("jv,bvc->bjc", regressor, verts)
+    joints = torch.einsum("jv,bvc->bjc", regressor, verts)
     if alignment == "pelvis":
-        joints = torch.einsum("jv,bvc->bjc", regressor, verts)
-        pelvis = joints[:, H36M_PELVIS : H36M_PELVIS + 1]  # (B, 1, 3), before joint sub-selection
-        return verts - pelvis, joints - pelvis
-    raise ValueError(f"unknown alignment {alignment!r}; allowed: 'centroid', 'pelvis'")
+        root = joints[:, H36M_PELVIS : H36M_PELVIS + 1]  # (B, 1, 3), before joint sub-selection
+    elif alignment == "hips":
+        root = joints[:, list(SMPL24_HIPS)].mean(dim=1, keepdim=True)  # EMDB's align_by_pelvis
+    else:
+        raise ValueError(f"unknown alignment {alignment!r}; allowed: {list(ALIGNMENTS)}")
+    return verts - root, joints - root
 
 
 def evaluate_protocol(
-    pred_verts: ArrayLike, gt_verts: ArrayLike, regressor: ArrayLike, protocol: str
+    pred_verts: ArrayLike, gt_verts: ArrayLike, regressor: Regressors, protocol: str
 ) -> dict[str, np.ndarray]:
     """Per-sample PVE, MPJPE and PA-MPJPE under one named protocol.
 
     Args:
         pred_verts: (B, V, 3) predicted vertices, metres (numpy or torch, any device).
         gt_verts: (B, V, 3) ground-truth vertices, metres, same topology.
-        regressor: (17, V) joint regressor in J_regressor_h36m row order (see :data:`H36M_JOINT_NAMES`).
-        protocol: a key of :data:`PROTOCOLS` (``"vqhps"`` or ``"standard"``).
+        regressor: (17, V) joint regressor in J_regressor_h36m row order (see :data:`H36M_JOINT_NAMES`),
+            or a mapping ``{"h36m": (17, V), "smpl24": (24, V)}`` (the ``emdb`` protocol needs the latter).
+        protocol: a key of :data:`PROTOCOLS`.
 
     Returns:
         ``{"pve_mm", "mpjpe_mm", "pa_mpjpe_mm"}`` -> (B,) float64 numpy arrays, mm.
@@ -129,14 +214,15 @@ def evaluate_protocol(
         (e.g. 64 samples) and concatenate, rather than on a whole test set at once.
 
     Raises:
-        ValueError: unknown protocol, mismatched shapes, or a regressor not shaped (17, V).
+        ValueError: unknown protocol, mismatched shapes, or a missing / wrongly shaped regressor.
     """
     proto = get_protocol(protocol)
     pred, gt = as_points(pred_verts, "pred_verts"), as_points(gt_verts, "gt_verts")
     if pred.shape != gt.shape:
         raise ValueError(f"pred_verts and gt_verts shapes differ: {tuple(pred.shape)} vs {tuple(gt.shape)}")
     gt = gt.to(pred.device)
-    reg = _regressor_tensor(regressor, pred.shape[1], pred)
+    rows = REGRESSOR_ROWS[proto.regressor]
+    reg = _regressor_tensor(select_regressor(regressor, proto), rows, pred.shape[1], pred)
     pred_v, pred_j = _aligned(pred, reg, proto.alignment)
     gt_v, gt_j = _aligned(gt, reg, proto.alignment)
     sel = list(proto.joints)
@@ -151,16 +237,17 @@ def evaluate_protocol(
 def evaluate_protocols(
     pred_verts: ArrayLike,
     gt_verts: ArrayLike,
-    regressor: ArrayLike,
-    protocols: Sequence[str] = tuple(PROTOCOLS),
+    regressor: Regressors,
+    protocols: Sequence[str] = DEFAULT_PROTOCOLS,
 ) -> dict[str, np.ndarray]:
     """Several protocols side by side, keys prefixed by protocol name (``"vqhps/pve_mm"``, ...).
 
     Args:
         pred_verts: (B, V, 3) predicted vertices, metres.
         gt_verts: (B, V, 3) ground-truth vertices, metres.
-        regressor: (17, V) native-H36M-order joint regressor.
-        protocols: names from :data:`PROTOCOLS`; all of them by default.
+        regressor: (17, V) native-H36M-order joint regressor, or a mapping of them
+            (:func:`evaluate_protocol`).
+        protocols: names from :data:`PROTOCOLS`; by default the two that need only the H36M regressor.
 
     Returns:
         ``"<protocol>/<metric>"`` -> (B,) float64 numpy arrays, mm.

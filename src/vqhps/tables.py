@@ -14,6 +14,10 @@ from vqhps.io.atomic import write_text_atomic
 from vqhps.protocols import PROTOCOLS
 
 METRICS: tuple[str, ...] = ("pve_mm", "mpjpe_mm", "pa_mpjpe_mm")
+TOKEN_ACCURACY = "token_accuracy_pct"  # share of predicted tokens equal to the GT mesh's, percent
+MEASURES: tuple[str, ...] = (*METRICS, TOKEN_ACCURACY)  # numbers a cell shows, with an interval if measured
+BOUNDS: tuple[str, ...] = tuple(f"{m}_{b}" for m in MEASURES for b in ("lo", "hi"))  # 95 % interval ends
+COUNTS: tuple[str, ...] = ("n_frames", "n_sequences")  # what a measured row's numbers average over
 # Titles and file stems of the paper's two regimes; any other regime of params.yaml (``<experiment>.regimes``)
 # gets a table of its own named after it (``<regime>_table.md``).
 REGIME_TITLES: dict[str, str] = {
@@ -38,12 +42,16 @@ ORIGINS: tuple[str, ...] = ("paper", "measured")
 # Column order of every output table (and of the CSV files, so they read back into the same dicts).
 ROW_FIELDS: tuple[str, ...] = (
     "origin", "data", "dataset", "regime", "protocol", "method", "backbone", "training_data",
-    *METRICS, "source",
+    *MEASURES, *COUNTS, "source", *BOUNDS,
 )  # fmt: skip
+# Columns of the Markdown / LaTeX tables: a measure's cell shows ``mean ± half-width`` of its interval.
+DISPLAY_FIELDS: tuple[str, ...] = tuple(k for k in ROW_FIELDS if k not in BOUNDS)
+NUMERIC: tuple[str, ...] = (*MEASURES, *COUNTS, *BOUNDS)
 HEADERS: dict[str, str] = {
     "origin": "Origin", "data": "Data", "dataset": "Test set", "regime": "Regime", "protocol": "Protocol",
     "method": "Method", "backbone": "Backbone", "training_data": "Training data", "pve_mm": "PVE (mm)",
     "mpjpe_mm": "MPJPE (mm)", "pa_mpjpe_mm": "PA-MPJPE (mm)", "source": "Source",
+    TOKEN_ACCURACY: "Token acc. (%)", "n_frames": "Frames", "n_sequences": "Sequences",
 }  # fmt: skip
 DATASET_NAMES: dict[str, str] = {"3dpw": "3DPW test", "emdb": "EMDB-1"}
 MISSING = "–"  # shown for a value the source does not give; never 0
@@ -69,7 +77,9 @@ def normalize_row(row: Mapping[str, object], origin: str) -> dict[str, object]:
     Args:
         row: mapping with at least ``method``, ``dataset``, ``regime``, ``protocol``, ``data`` (paper rows get
             ``data = "paper datasets"`` by default) and the metrics ``pve_mm``, ``mpjpe_mm``, ``pa_mpjpe_mm``
-            (mm; None/NaN/'' = missing). Optional: ``backbone``, ``training_data``, ``source``.
+            (mm; None/NaN/'' = missing). Optional: ``backbone``, ``training_data``, ``source``,
+            ``token_accuracy_pct``, the interval ends ``<measure>_lo`` / ``_hi`` and ``n_frames``,
+            ``n_sequences``.
         origin: ``"paper"`` (reported in a publication) or ``"measured"`` (produced by this pipeline).
 
     Returns:
@@ -94,30 +104,41 @@ def normalize_row(row: Mapping[str, object], origin: str) -> dict[str, object]:
         raise ValueError(f"{where}: unknown protocol {fields['protocol']!r}; allowed: {sorted(PROTOCOLS)}")
     if fields["data"] not in DATA_LABELS:
         raise ValueError(f"{where}: unknown data label {fields['data']!r}; allowed: {list(DATA_LABELS)}")
-    out: dict[str, object] = {k: str(fields.get(k) or "") for k in ROW_FIELDS if k not in METRICS}
+    out: dict[str, object] = {k: str(fields.get(k) or "") for k in ROW_FIELDS if k not in NUMERIC}
     out["origin"] = origin
-    for key in METRICS:
-        out[key] = _metric_value(fields[key], f"{where} {key}")
+    for key in NUMERIC:  # metrics are required keys (None = missing); intervals, counts are optional
+        out[key] = _metric_value(fields.get(key), f"{where} {key}")
     return {k: out[k] for k in ROW_FIELDS}
 
 
 def rows_from_metrics(metrics: Mapping[str, float], **labels: object) -> list[dict[str, object]]:
-    """Turn flat evaluation means into one measured row per protocol.
+    """Turn flat evaluation summaries into one measured row per protocol.
 
     Args:
-        metrics: ``"<protocol>/<metric>"`` -> mean value in mm (e.g. ``"vqhps/pve_mm"``, as produced by
-            averaging :func:`vqhps.protocols.evaluate_protocols`); other keys are ignored.
+        metrics: ``"<protocol>/<metric>"`` -> mean in mm (e.g. ``"vqhps/pve_mm"``), and optionally its
+            interval ``"<protocol>/<metric>_lo"`` / ``"_hi"``, ``"token_accuracy"`` (a fraction, with
+            ``_lo`` / ``_hi``) and ``"n_frames"`` / ``"n_sequences"`` (as :mod:`vqhps.summaries` writes
+            them, label prefix removed); other keys are ignored.
         **labels: the row labels shared by all protocols: ``method, dataset, regime, data`` and optionally
             ``backbone, training_data, source``.
 
     Returns:
-        Rows for :func:`build_tables` (metrics missing from ``metrics`` are None), in protocol order.
+        Rows for :func:`build_tables` (values missing from ``metrics`` are None), in protocol order.
     """
+    shared: dict[str, object] = {k: metrics.get(k) for k in COUNTS}
+    for suffix, out_key in (
+        ("", TOKEN_ACCURACY),
+        ("_lo", f"{TOKEN_ACCURACY}_lo"),
+        ("_hi", f"{TOKEN_ACCURACY}_hi"),
+    ):
+        value = metrics.get(f"token_accuracy{suffix}")
+        shared[out_key] = None if value is None else 100.0 * float(value)
     rows = []
     for protocol in PROTOCOLS:
         if any(f"{protocol}/{m}" in metrics for m in METRICS):
             values = {m: metrics.get(f"{protocol}/{m}") for m in METRICS}
-            rows.append(normalize_row({**labels, "protocol": protocol, **values}, "measured"))
+            values |= {f"{m}_{b}": metrics.get(f"{protocol}/{m}_{b}") for m in METRICS for b in ("lo", "hi")}
+            rows.append(normalize_row({**shared, **labels, "protocol": protocol, **values}, "measured"))
     return rows
 
 
@@ -141,9 +162,17 @@ def _sorted_rows(rows: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def _display(row: Mapping[str, object], key: str) -> str:
+    """A cell: ``84.8 ± 1.2`` (mean ± half-width of the 95 % interval) for a measured number, ``84.8``
+    for a number without an interval, integers for counts, the missing dash for None."""
     value = row[key]
-    if key in METRICS:
-        return MISSING if value is None else f"{float(value):.1f}"  # type: ignore[arg-type]
+    if key in MEASURES:
+        if value is None:
+            return MISSING
+        lo, hi = row.get(f"{key}_lo"), row.get(f"{key}_hi")
+        cell = f"{float(value):.1f}"  # type: ignore[arg-type]
+        return cell if lo is None or hi is None else f"{cell} ± {(float(hi) - float(lo)) / 2:.1f}"
+    if key in COUNTS:
+        return MISSING if value is None else f"{int(float(value)):,}"  # type: ignore[arg-type]
     if key == "dataset":
         return DATASET_NAMES.get(str(value), str(value))
     return str(value) if value not in (None, "") else MISSING
@@ -153,11 +182,20 @@ def _markdown(title: str, rows: Sequence[Mapping[str, object]]) -> str:
     def cells(values: Sequence[str]) -> str:
         return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
 
-    lines = [f"## {title}", "", cells([HEADERS[k] for k in ROW_FIELDS])]
-    lines.append("|" + "|".join("---:" if k in METRICS else "---" for k in ROW_FIELDS) + "|")
-    lines += [cells([_display(r, k) for k in ROW_FIELDS]) for r in rows]
-    lines += ["", f"{MISSING} = not reported / not available (never 0). Protocols:"]
-    lines += [f"- `{p.name}`: {p.description}." for p in PROTOCOLS.values()]
+    lines = [f"## {title}", "", cells([HEADERS[k] for k in DISPLAY_FIELDS])]
+    lines.append("|" + "|".join("---:" if k in NUMERIC else "---" for k in DISPLAY_FIELDS) + "|")
+    lines += [cells([_display(r, k) for k in DISPLAY_FIELDS]) for r in rows]
+    lines += [
+        "",
+        f"{MISSING} = not reported / not available (never 0). Measured cells: mean ± half-width of the 95 % "
+        "interval of a seeded bootstrap over test sequences (its ends are in the CSV: `<metric>_lo`, "
+        "`<metric>_hi`); Frames / Sequences: what each measured number averages over. A 'difference' row is "
+        "the paired per-frame difference of two methods on the same frames. Protocols:",
+    ]
+    lines += [
+        f"- `{p.name}`: {p.description}. GT prescribed: {p.gt_body_model}. Used by: {p.used_by}."
+        for p in PROTOCOLS.values()
+    ]
     lines.append(
         "- Paper rows: protocol labels are inferred from the reference notes unless the source states them; "
         "'[not found]' marks numbers that could not be read from the paper "
@@ -169,7 +207,7 @@ def _markdown(title: str, rows: Sequence[Mapping[str, object]]) -> str:
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", MISSING: "--",
-    "<": r"\textless{}", ">": r"\textgreater{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "±": r"$\pm$",
 }  # fmt: skip
 
 
@@ -179,8 +217,8 @@ def latex_escape(text: str) -> str:
 
 
 def _latex(title: str, label: str, rows: Sequence[Mapping[str, object]]) -> str:
-    spec = "".join("r" if k in METRICS else "l" for k in ROW_FIELDS)
-    body = [" & ".join(latex_escape(_display(r, k)) for k in ROW_FIELDS) + r" \\" for r in rows]
+    spec = "".join("r" if k in NUMERIC else "l" for k in DISPLAY_FIELDS)
+    body = [" & ".join(latex_escape(_display(r, k)) for k in DISPLAY_FIELDS) + r" \\" for r in rows]
     return (
         "\n".join(
             [
@@ -192,7 +230,7 @@ def _latex(title: str, label: str, rows: Sequence[Mapping[str, object]]) -> str:
                 rf"\label{{tab:{label}}}",
                 rf"\begin{{tabular}}{{{spec}}}",
                 r"\toprule",
-                " & ".join(latex_escape(HEADERS[k]) for k in ROW_FIELDS) + r" \\",
+                " & ".join(latex_escape(HEADERS[k]) for k in DISPLAY_FIELDS) + r" \\",
                 r"\midrule",
                 *body,
                 r"\bottomrule",

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -26,7 +27,7 @@ from vqhps.evaluation import METHOD_NAMES  # noqa: E402
 from vqhps.io.schemas import IMAGES, MESHES  # noqa: E402
 from vqhps.io.shards import ShardWriter, write_template  # noqa: E402
 from vqhps.models.pretrained import mesh_vqvae_extra  # noqa: E402
-from vqhps.protocols import PROTOCOLS  # noqa: E402
+from vqhps.protocols import DEFAULT_PROTOCOLS as PROTOCOLS  # noqa: E402  (the demo's)
 from vqhps.stages import evaluate, make_tables, train_baseline, train_vqhps  # noqa: E402
 from vqhps.tables import read_table_csv  # noqa: E402
 
@@ -189,6 +190,16 @@ def test_evaluate_writes_per_sample_errors_means_and_plots(project):
         assert metrics[f"{label}/vqhps/pve_mm"] > 0
     assert 0 <= metrics["vqhps_full/token_accuracy"] <= 1
     assert metrics["oracle/rotation_error_deg"] < 0.1, "the oracle is posed by the GT rotation"
+    # every number with its interval and counts; each test image counted once, its own sequence (no views)
+    for key in ("vqhps_full/vqhps/pve_mm", "oracle/standard/mpjpe_mm", "vqhps_full/token_accuracy"):
+        assert metrics[key + "_lo"] <= metrics[key] <= metrics[key + "_hi"], key
+    assert metrics["vqhps_full/n_frames"] == metrics["n_frames"] == SPLITS["test"]
+    assert metrics["n_sequences"] == SPLITS["test"] and set(table["sequence"]) == set(table["id"])
+    paired = metrics["vqhps_full-baseline_full/vqhps/pve_mm"]
+    assert paired == pytest.approx(metrics["vqhps_full/vqhps/pve_mm"] - metrics["baseline_full/vqhps/pve_mm"])
+    test_set = pd.read_csv(out / "test_set.csv")
+    assert list(test_set.columns) == ["id", "source", "sequence", "frame", "person"]
+    assert sorted(test_set["id"]) == sorted(set(table["id"]))
     plots = sorted(p.name for p in (out / "plots").iterdir())
     assert plots == [
         "curves_image_models.png",
@@ -196,6 +207,7 @@ def test_evaluate_writes_per_sample_errors_means_and_plots(project):
         "errors_standard.png",
         "errors_vqhps.png",
         "overlays.png",
+        "token_accuracy_vs_pve.png",
     ]
     assert np.isfinite(metrics["overlay_gt_keypoint_px"])
 

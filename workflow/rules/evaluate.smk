@@ -3,6 +3,7 @@ rule evaluate:
         stage_inputs("evaluate"),
     output:
         per_sample="results/{experiment}/evaluate/per_sample.parquet",
+        test_set="results/{experiment}/evaluate/test_set.csv",
         plots=report(
             directory("results/{experiment}/evaluate/plots"),
             patterns=["{name}.png"],

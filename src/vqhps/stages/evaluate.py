@@ -4,9 +4,14 @@ Reads the test images and canonical GT meshes of ``render_images``, VQ-HPS and t
 both regimes (``train_vqhps/<regime>/model.pt``, ``train_baseline/<regime>/model.pt``) and the Mesh-VQ-VAE
 (``train_mesh_vqvae/model.pt``, for the oracle: encode -> decode of the GT canonical mesh). Crops are the
 models' validation crops (no augmentation). Ground truth = canonical GT mesh rotated by the GT global
-rotation. Outputs in ``evaluate/``: ``per_sample.parquet`` (one row per sample, method, regime, protocol),
-``plots/`` (error histograms per protocol, training curves, overlay sheet; also MLflow artifacts) and
-``metrics.json`` (means in mm: ``vqhps_full/vqhps/pve_mm``, ``oracle/standard/pa_mpjpe_mm``, ..., ``n_test``).
+rotation. Every test row is evaluated exactly once (no shuffle, no drop_last: checked). Outputs in
+``evaluate/``: ``per_sample.parquet`` (one row per test frame, method, regime, protocol: sequence, frame,
+person, every metric), ``test_set.csv`` (the evaluated (sequence, frame, person) ids; its sha256 and counts
+are in metrics.json), ``plots/`` (error histograms per protocol, token accuracy vs PVE, training curves,
+overlay sheet; also MLflow artifacts) and ``metrics.json`` (:mod:`vqhps.summaries`: means in mm with their
+seeded 95 % bootstrap intervals over test sequences, frame and sequence counts, the paired VQ-HPS - baseline
+differences; ``n_test``, ``n_frames``, ``n_sequences``; the sha256 of test_set.csv is logged and DVC
+records its md5).
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         raise UserError(f"{vq_path} is missing: run `snakemake {vq_path}` (stage train_mesh_vqvae)")
     vqvae = load_mesh_vqvae(vq_path, ctx.device)
     models = _load_models(ctx, len(topology.vertices))
-    regressor = topology.joint_regressor
+    regressor = _regressors(ctx, topology.joint_regressor)
     ctx.log(
         f"{len(test)} test images; methods {[m[0].label for m in models] + ['oracle']}; "
         f"protocols {list(p.protocols)}"
@@ -98,6 +103,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
         keep = p.overlay_samples if spec.label == models[0][0].label else 0  # VQ-HPS, first regime
         results.append(ev.evaluate_method(spec, predict, loader, regressor, p.protocols, ctx.device, keep))
+        ev.check_every_frame_once(results[-1], len(test))
     crop, rescale = models[0][2]  # the oracle sees no image: any crop will do
     loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
     results.append(
@@ -110,20 +116,71 @@ def run(ctx: StageContext) -> dict[str, float]:
             ctx.device,
         )
     )
-    ids = [s["id"] for s in test.samples]
-    ev.write_per_sample(
-        ev.per_sample_frame(results, ids, [s["source"] for s in test.samples]),
-        ctx.out_dir / "per_sample.parquet",
-    )
-    metrics = ev.summarize(results)
-    sources = [s["source"] for s in test.samples]
-    if len(set(sources)) > 1:  # e.g. 3DPW test and EMDB-1: reported apart, never averaged together
-        metrics |= ev.summarize_by_source(results, sources)
+    metrics = _write_results(ctx, results, test, images)
     for res in results:
-        shown = ", ".join(f"{k} {metrics[f'{res.spec.label}/{k}']:.1f}" for k in res.errors)
+        shown = ", ".join(_shown(metrics, res.spec.label, k) for k in res.errors if k in _keys(metrics, res))
         ctx.log(f"{res.spec.label:<16} {shown}")
-    overlay = _plots(ctx, results, test, models[0], regressor, rescale)
+    overlay = _plots(ctx, results, test, models[0], regressor["h36m"], rescale)
     return {**metrics, "n_test": len(test), **overlay}
+
+
+def _regressors(ctx: StageContext, h36m) -> dict:
+    """{"h36m": the topology's (17, V) regressor, "smpl24": SMPL's (24, V) J_regressor if a protocol asks}.
+
+    The ``emdb`` protocol regresses SMPL's 24 joints with the neutral SMPL model's ``J_regressor`` from
+    ``data_root`` (EMDB's evaluation uses the joints of the GT-gender layer: a sub-millimetre departure).
+    """
+    from vqhps.protocols import PROTOCOLS
+
+    out = {"h36m": h36m}
+    if any(PROTOCOLS[name].regressor == "smpl24" for name in ctx.section.protocols):
+        from vqhps.datasets.mesh_sets import load_models
+
+        try:
+            smpl = load_models(ctx.params.data_root, "smpl", {"neutral"})["neutral"]
+        except (FileNotFoundError, ValueError) as err:
+            raise UserError(
+                f"{ctx.experiment}.evaluate.protocols has emdb, which needs SMPL: {err}"
+            ) from None
+        out["smpl24"] = smpl.J_regressor.double().numpy()
+    return out
+
+
+def _write_results(ctx: StageContext, results, test, images) -> dict[str, float]:
+    """per_sample.parquet, test_set.csv and the summaries with intervals and counts (metrics.json entries)."""
+    from vqhps import evaluation as ev
+    from vqhps.seeding import stage_seed
+    from vqhps.summaries import summarize_all
+    from vqhps.test_sets import evaluated_frame_ids, write_test_set
+
+    ids, sources = [s["id"] for s in test.samples], [s["source"] for s in test.samples]
+    try:
+        frames = evaluated_frame_ids(images, ids, sources)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    ev.write_per_sample(
+        ev.per_sample_frame(results, ids, sources, frames), ctx.out_dir / "per_sample.parquet"
+    )
+    counts = write_test_set(frames, ctx.out_dir / "test_set.csv")
+    pairs = [(f"vqhps_{r}", f"baseline_{r}") for r in ctx.regimes]
+    seed = stage_seed(ctx.params.seed, "evaluate/bootstrap")
+    metrics = summarize_all(
+        results, pairs, frames["sequence"].tolist(), sources, ctx.section.bootstrap_samples, seed
+    )
+    ctx.log(
+        f"test set: {counts['n_frames']} frames in {counts['n_sequences']} sequences "
+        f"(test_set.csv sha256 {str(counts['test_set_sha256'])[:12]}...)"
+    )
+    return metrics | {k: v for k, v in counts.items() if k != "test_set_sha256"}  # metrics are numbers
+
+
+def _keys(metrics: dict, res) -> set[str]:
+    return {k for k in res.errors if f"{res.spec.label}/{k}" in metrics}
+
+
+def _shown(metrics: dict, label: str, key: str) -> str:
+    mean, lo, hi = (metrics[f"{label}/{key}{b}"] for b in ("", "_lo", "_hi"))
+    return f"{key} {mean:.1f} [{lo:.1f}, {hi:.1f}]"
 
 
 def _plots(ctx: StageContext, results, test, vq_full, regressor, rescale: float) -> dict[str, float]:
@@ -140,6 +197,16 @@ def _plots(ctx: StageContext, results, test, vq_full, regressor, rescale: float)
         )
         for proto in p.protocols
     ]
+    tokens = {r.spec.label: r for r in results if "token_accuracy" in r.extras}
+    if tokens:
+        pve_key = f"{p.protocols[0]}/pve_mm"
+        written.append(
+            plots.plot_token_accuracy_vs_pve(
+                {k: (r.extras["token_accuracy"], r.errors[pve_key]) for k, r in tokens.items()},
+                out / "token_accuracy_vs_pve.png",
+                protocol=p.protocols[0],
+            )
+        )
     image_curves = {
         f"{m}_{r}": ctx.input(f"train_{m}/{r}/curves.csv") for m in ("vqhps", "baseline") for r in ctx.regimes
     }
