@@ -8,6 +8,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from PIL import Image
@@ -15,6 +16,7 @@ from PIL import Image
 from e2e_helpers import BIN, TINY_DEMO, make_workdir, run
 from vqhps import pipeline
 from vqhps.io.shards import ShardSet, load_vertices
+from vqhps.tables import read_table_csv
 from vqhps.testing.realdata_fixtures import write_fixture_root
 
 pytestmark = pytest.mark.slow
@@ -121,6 +123,24 @@ def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_
             f"no measured {test_set} row:\n{tables}"
         )
     assert "paper datasets" in tables and "VQ-HPS (measured)" in tables
+    # the emdb protocol on EMDB-1 only; every measured cell with its interval; counts beside the numbers
+    rows = [r for r in read_table_csv(res / "make_tables/tables/main_table.csv") if r["origin"] == "measured"]
+    assert {r["protocol"] for r in rows if r["dataset"] == "emdb"} == {"vqhps", "standard", "emdb"}
+    assert {r["protocol"] for r in rows if r["dataset"] == "3dpw"} == {"vqhps", "standard"}
+    assert {r["n_frames"] for r in rows if r["dataset"] == "emdb"} == {17.0}
+    assert all(r["pve_mm_lo"] <= r["pve_mm"] <= r["pve_mm_hi"] for r in rows)
+    assert " ± " in tables
+    # the evaluated test set: every frame of prepare_images' test split, with its (sequence, frame, person)
+    test_set = pd.read_csv(res / "evaluate/test_set.csv")
+    assert len(test_set) == 25 and test_set.groupby("source")["sequence"].nunique()["emdb1"] == 17
+    frames = pd.read_csv(res / "prepare_images/images/test_frames.csv")
+    assert sorted(frames["id"]) == sorted(test_set["id"])
+    evaluated = json.loads((res / "evaluate/metrics.json").read_text())
+    assert evaluated["n_frames"] == 25 and evaluated["emdb1:vqhps_full/n_frames"] == 17
+    assert (
+        evaluated["emdb1:vqhps_full-baseline_full/emdb/pve_mm_lo"]
+        <= evaluated["emdb1:vqhps_full-baseline_full/emdb/pve_mm"]
+    )
     scarce = (res / "make_tables/tables/scarce_table.md").read_text()  # EMDB row: from scarce_emdb
     for test_set in ("3DPW test", "EMDB-1"):
         assert f"| measured | paper datasets | {test_set} |" in scarce, f"no {test_set} row:\n{scarce}"

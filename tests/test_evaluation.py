@@ -13,7 +13,9 @@ from vqhps import evaluation as ev
 from vqhps.config import EVAL_PROTOCOLS
 from vqhps.geometry import axis_angle_to_matrix, random_rotations
 from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS
+from vqhps.summaries import summarize_all
 from vqhps.tables import normalize_row
+from vqhps.test_sets import demo_frame_ids
 
 V, B, N = 30, 3, 7
 
@@ -109,7 +111,7 @@ def test_per_sample_table_has_one_row_per_sample_method_protocol_and_round_trips
     sel = frame[(frame.method == "baseline") & (frame.protocol == "standard")]
     np.testing.assert_allclose(sel["pve_mm"].to_numpy(), results[1].errors["standard/pve_mm"])
     assert sel.set_index("id").loc["img6", "source"] == "coco"
-    means = ev.summarize(results)
+    means = summarize_all(results, [], ids, sources, n_boot=20, seed=0)
     assert means["vqhps_full/vqhps/pve_mm"] == pytest.approx(results[0].errors["vqhps/pve_mm"].mean())
     assert (
         means["baseline_full/vqhps/pve_mm"] > means["vqhps_full/vqhps/pve_mm"] > means["oracle/vqhps/pve_mm"]
@@ -204,12 +206,36 @@ def test_headline_numbers_are_computed_differences_with_their_sign():
     )
 
 
-def test_means_by_source_never_mix_test_sets():
-    # given two test sources with different errors for one method
-    spec = ev.MethodSpec("oracle", ev.NO_REGIME)
-    res = ev.MethodResult(spec, np.array([0, 1, 2]), {"vqhps/pve_mm": np.array([10.0, 20.0, 30.0])}, {},
-                       np.zeros((0, 1, 3), np.float32), None)  # fmt: skip
-    # when summarised per source
-    out = ev.summarize_by_source([res], ["3dpw", "emdb1", "emdb1"])
-    # then each source has its own mean, and the overall mean is not among them
-    assert out == {"3dpw:oracle/vqhps/pve_mm": 10.0, "emdb1:oracle/vqhps/pve_mm": 25.0}
+def test_a_loader_that_drops_or_repeats_frames_is_refused():
+    spec = ev.MethodSpec("vqhps", "full")
+    whole = ev.evaluate_method(spec, _perfect, _batches(), _regressor())
+    ev.check_every_frame_once(whole, N)  # every row once: accepted
+    dropped = ev.evaluate_method(spec, _perfect, _batches()[:-1], _regressor())  # as drop_last would
+    with pytest.raises(ValueError, match=rf"evaluated {N - N % B} rows .* of {N}.*drop_last=False"):
+        ev.check_every_frame_once(dropped, N)
+    repeated = ev.evaluate_method(spec, _perfect, _batches()[:-1] + _batches()[:1], _regressor())
+    with pytest.raises(ValueError, match="distinct"):
+        ev.check_every_frame_once(repeated, N)
+
+
+def test_per_frame_rows_carry_sequence_frame_person_and_token_accuracy():
+    def with_tokens(b):
+        pred = _perfect(b)
+        pred.extras["token_accuracy"] = b["index"].double().numpy() / N
+        return pred
+
+    results = [
+        ev.evaluate_method(ev.MethodSpec("vqhps", "full"), with_tokens, _batches(), _regressor()),
+        ev.evaluate_method(ev.MethodSpec("baseline", "full"), _perfect, _batches(), _regressor()),
+    ]
+    ids = [f"m{i // 2}-v{i % 2}" for i in range(N)]
+    frames = demo_frame_ids(ids, ["anny"] * N)
+    table = ev.per_sample_frame(results, ids, ["anny"] * N, frames)
+    vq = table[(table.method == "vqhps") & (table.protocol == "vqhps")].set_index("id")
+    assert (
+        vq.loc["m1-v1", "sequence"] == "m1"
+        and vq.loc["m1-v1", "frame"] == 1
+        and vq.loc["m1-v1", "person"] == 0
+    )
+    assert vq.loc["m1-v1", "token_accuracy"] == pytest.approx(3 / N)
+    assert table[table.method == "baseline"]["token_accuracy"].isna().all(), "no tokens: NaN, never 0"

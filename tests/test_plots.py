@@ -14,6 +14,7 @@ from vqhps.plots import (
     PRED_COLOR,
     plot_error_histograms,
     plot_overlay_sheet,
+    plot_token_accuracy_vs_pve,
     plot_training_curves,
     render_mesh_overlay,
 )
@@ -132,3 +133,18 @@ def test_overlay_sheet(tmp_path: Path) -> None:
         target = 0.6 * 255 * np.array(color)  # mesh over a black image, alpha 0.6
         hits = np.all(np.abs(sheet.astype(float) - target) < 6, axis=-1).sum()
         assert hits > 500, f"{name} mesh colour present on the sheet ({hits} px)"
+
+
+def test_token_accuracy_vs_pve(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    acc = rng.uniform(0.0, 1.0, 300)
+    series = {
+        "vqhps_full": (acc, 120.0 - 80.0 * acc + rng.normal(0, 5, 300)),
+        "vqhps_scarce": (acc, 90.0 + acc),
+    }
+    image = _png(plot_token_accuracy_vs_pve(series, tmp_path / "tok.png"))
+    assert image.std() > 10, "the plot is not blank"
+    with pytest.raises(ValueError, match="300 token accuracies but 2 PVE"):
+        plot_token_accuracy_vs_pve({"x": (acc, np.ones(2))}, tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="empty"):
+        plot_token_accuracy_vs_pve({}, tmp_path / "bad.png")

@@ -262,34 +262,6 @@ def write_per_sample(frame: pd.DataFrame, path) -> None:
         pq.write_table(table, tmp)
 
 
-def summarize(results: Sequence[MethodResult]) -> dict[str, float]:
-    """Means: ``"<label>/<protocol>/<metric>"`` (mm) and ``"<label>/<extra>"`` for every result.
-
-    ``label`` is :attr:`MethodSpec.label` (``vqhps_full``, ``baseline_scarce``, ``oracle``, ...).
-    """
-    out: dict[str, float] = {}
-    for res in results:
-        for key, values in {**res.errors, **res.extras}.items():
-            out[f"{res.spec.label}/{key}"] = float(np.mean(values))
-    return out
-
-
-def summarize_by_source(results: Sequence[MethodResult], sources: Sequence[str]) -> dict[str, float]:
-    """Means per test source: ``"<source>:<label>/<protocol>/<metric>"`` (mm).
-
-    The paper reports 3DPW and EMDB-1 separately; a test split holding both must never be averaged
-    across them. ``sources`` gives each dataset index's source (``MethodResult.index`` indexes it).
-    """
-    src = np.asarray(sources, dtype=object)
-    out: dict[str, float] = {}
-    for source in sorted(set(src.tolist())):
-        for res in results:
-            mask = src[res.index] == source
-            for key, values in {**res.errors, **res.extras}.items():
-                out[f"{source}:{res.spec.label}/{key}"] = float(np.mean(values[mask]))
-    return out
-
-
 def per_protocol_series(results: Sequence[MethodResult], protocol: str) -> dict[str, np.ndarray]:
     """Input of :func:`vqhps.plots.plot_error_histograms` for one protocol: ``"<label>/<metric>"`` -> (N,)."""
     return {

@@ -146,3 +146,25 @@ def test_iteration_order_is_deterministic_and_subsampling_keeps_ids(mini_root, m
     sub = ids({"3dpw_train": 4})
     assert len(sub) == 4 + 3 + 2 and set(sub) <= set(full)
     assert sub == ids({"3dpw_train": 4})
+
+
+def test_every_row_reports_its_sequence_frame_and_person(mini_root, models):
+    smplh, smpl, reg = models
+    kw = dict(crop_size=32, jpeg_quality=80, smplh_models=smplh, smpl_models=smpl, regressor=reg)
+    splits = {"train": ("3dpw_train", "coco"), "test": ("emdb1",)}
+    got: dict[str, list] = {}
+
+    def keep(split, cols):
+        for key, values in cols.items():
+            got.setdefault(f"{split}/{key}", []).extend(values)
+
+    rows = list(image_sets.iter_image_rows(mini_root, splits, {}, 0, 0.2, 3, on_frames=keep, **kw))
+    assert got["test/id"] == [i for _, img, _ in rows if img["split"][0] == "test" for i in img["id"]]
+    e1 = image_sets.load_image_set("emdb1", mini_root, 0.2, seed=0).records
+    assert got["test/sequence"] == list(e1.sequence) and got["test/frame"] == list(e1.frame)
+    assert set(got["test/person"]) == {0} and set(got["test/source"]) == {"emdb1"}
+    pw = image_sets.load_image_set("3dpw_train", mini_root, 0.2, seed=0).records
+    n = len(pw)
+    assert got["train/sequence"][:n] == list(pw.sequence) and got["train/person"][:n] == list(pw.person)
+    # label-set rows (COCO) have no video: each row is its own sequence
+    assert got["train/sequence"][n:] == got["train/id"][n:]

@@ -25,6 +25,7 @@ from vqhps.datasets.mesh_sets import canonical_vertices
 from vqhps.datasets.records import FrameRecords
 from vqhps.geometry import axis_angle_to_matrix
 from vqhps.seeding import stage_seed
+from vqhps.test_sets import record_frame_ids
 
 __all__ = [
     "IMAGE_SETS",
@@ -276,12 +277,15 @@ def iter_image_rows(
     seed: int,
     emdb2_val_fraction: float,
     chunk: int,
+    on_frames: Callable[[str, dict[str, list]], None] | None = None,
     **row_kwargs,
 ) -> Iterator[tuple[str, dict[str, object], dict[str, object]]]:
     """All rows of an image set configuration, ``chunk`` at a time, in a deterministic order.
 
     Order: splits as in ``vqhps.io.schemas.SPLITS``, image sets in the order listed per split, rows in reader
-    order. ``row_kwargs`` go to :func:`image_rows` (crop size, models, encoder, ...).
+    order. ``row_kwargs`` go to :func:`image_rows` (crop size, models, encoder, ...). ``on_frames``, if given,
+    is called with (split, :func:`vqhps.test_sets.record_frame_ids` columns) of every chunk: the readers'
+    (sequence, frame, person) of each row, which the shards do not hold.
 
     Yields:
         (image set name, image columns, mesh columns).
@@ -293,5 +297,11 @@ def iter_image_rows(
             iset = load_image_set(name, data_root, emdb2_val_fraction, seed)
             index = subsample(len(iset.records), max_rows.get(name, -1), stage_seed(seed, "subsample", name))
             for start in range(0, len(index), chunk):
-                image_cols, mesh_cols = image_rows(iset, index[start : start + chunk], split, **row_kwargs)
+                part = index[start : start + chunk]
+                image_cols, mesh_cols = image_rows(iset, part, split, **row_kwargs)
+                if on_frames is not None:
+                    rec = iset.records
+                    ids = image_cols["id"]
+                    on_frames(split, record_frame_ids(ids, iset.source, rec.sequence[part], rec.frame[part],
+                                                      rec.person[part]))  # fmt: skip
                 yield name, image_cols, mesh_cols

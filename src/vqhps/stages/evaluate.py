@@ -167,9 +167,13 @@ def _write_results(ctx: StageContext, results, test, images) -> dict[str, float]
     metrics = summarize_all(
         results, pairs, frames["sequence"].tolist(), sources, ctx.section.bootstrap_samples, seed
     )
+    per_source = ", ".join(
+        f"{src} {len(part)} frames / {part['sequence'].nunique()} sequences"
+        for src, part in frames.groupby("source")
+    )
     ctx.log(
-        f"test set: {counts['n_frames']} frames in {counts['n_sequences']} sequences "
-        f"(test_set.csv sha256 {str(counts['test_set_sha256'])[:12]}...)"
+        f"test set: {counts['n_frames']} frames in {counts['n_sequences']} sequences ({per_source}); "
+        f"test_set.csv sha256 {counts['test_set_sha256']}"
     )
     return metrics | {k: v for k, v in counts.items() if k != "test_set_sha256"}  # metrics are numbers
 

@@ -6,7 +6,8 @@ around the original's crop box (side = 200 * scale around the label centre; 3DPW
 original computes them) with ``context`` times its side of image around it, the box ``crop_size`` px wide
 (``bbox`` column), JPEG-encoded, and writes two shard sets: ``images/`` (image schema, 17 H36M keypoints
 in crop pixels, camera-frame root rotation, cameras where known) and ``meshes/`` (the canonical, centred,
-gendered SMPL-H mesh of each image row; mesh id = the image row's ``mesh_id``). The topology is the one
+gendered SMPL-H mesh of each image row; mesh id = the image row's ``mesh_id``). ``images/test_frames.csv``
+gives the (sequence, frame, person) of every test row (:mod:`vqhps.test_sets`). The topology is the one
 ``prepare_meshes`` recorded.
 """
 
@@ -24,6 +25,7 @@ from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import IMAGES, MESHES, SPLITS
 from vqhps.io.shards import ShardWriter, read_template, write_template
 from vqhps.seeding import stage_seed
+from vqhps.test_sets import TEST_FRAMES_FILE, write_frames_file
 
 N_JOINTS = 17  # rows of J_regressor_h36m (vqhps.protocols.H36M_JOINT_NAMES)
 
@@ -67,6 +69,7 @@ def run(ctx: StageContext) -> dict[str, float]:
             f"{smplh['neutral'].v_template.shape[0]}; re-run prepare_meshes"
         )
     counts: dict[str, int] = {}
+    test_frames: list[dict[str, list]] = []  # (sequence, frame, person) of every test row -> test_frames.csv
     with atomic_path(ctx.out_dir / "images") as img_tmp, atomic_path(ctx.out_dir / "meshes") as mesh_tmp:
         meta = {"topology_id": template.topology_id, "crop_size": p.crop_size, "context": p.context}
         images = ShardWriter(img_tmp, IMAGES, N_JOINTS, p.shard_size, p.row_group_size, meta=meta)
@@ -80,6 +83,7 @@ def run(ctx: StageContext) -> dict[str, float]:
                 stage_seed(ctx.params.seed, "prepare_images"),
                 p.emdb2_val_fraction,
                 p.chunk_size,
+                on_frames=lambda split, cols: test_frames.append(cols) if split == "test" else None,
                 crop_size=p.crop_size,
                 jpeg_quality=p.jpeg_quality,
                 smplh_models=smplh,
@@ -101,6 +105,8 @@ def run(ctx: StageContext) -> dict[str, float]:
         bar.close()
         image_meta, _ = images.close(), meshes.close()
         write_template(mesh_tmp, template)
+        if test_frames:
+            write_frames_file(test_frames, img_tmp / TEST_FRAMES_FILE)
     totals = {f"n_{s}": image_meta["splits"][s]["rows"] for s in SPLITS}
     return totals | counts | {"crop_size": p.crop_size, "context": p.context}
 
