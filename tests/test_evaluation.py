@@ -12,6 +12,7 @@ import torch
 from vqhps import evaluation as ev
 from vqhps.config import EVAL_PROTOCOLS
 from vqhps.geometry import axis_angle_to_matrix, random_rotations
+from vqhps.measured_rows import DIFFERENCE_NAME
 from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS
 from vqhps.summaries import summarize_all
 from vqhps.tables import normalize_row
@@ -239,3 +240,34 @@ def test_per_frame_rows_carry_sequence_frame_person_and_token_accuracy():
     )
     assert vq.loc["m1-v1", "token_accuracy"] == pytest.approx(3 / N)
     assert table[table.method == "baseline"]["token_accuracy"].isna().all(), "no tokens: NaN, never 0"
+
+
+def test_summaries_become_rows_with_intervals_counts_and_a_paired_difference_row():
+    # given real summaries of two methods on frames of 4 sequences
+    pve = np.arange(N, dtype=float)
+    results = []
+    for method, regime, offset in (
+        ("vqhps", "full", 0.0),
+        ("baseline", "full", 4.0),
+        ("oracle", "none", -1.0),
+    ):
+        errors = {f"{p}/{m}": pve + offset for p in DEFAULT_PROTOCOLS for m in METRIC_KEYS}
+        extras = {"token_accuracy": np.full(N, 0.25)} if method == "vqhps" else {}
+        results.append(ev.MethodResult(ev.MethodSpec(method, regime), np.arange(N), errors, extras,
+                                       np.zeros((0, V, 3), np.float32), None))  # fmt: skip
+    groups, sources = [f"s{i % 4}" for i in range(N)], ["anny"] * N
+    metrics = summarize_all(results, [("vqhps_full", "baseline_full")], groups, sources, n_boot=100, seed=0)
+    # when turned into table rows
+    rows = ev.measured_rows(metrics, data="synthetic demo", dataset="t", backbone="b", training_data={},
+                            regimes=("full",))  # fmt: skip
+    # then every row has its interval and counts, VQ-HPS its token accuracy, and the difference has rows
+    by = {(r["method"], r["protocol"]): r for r in rows}
+    vq = by[(ev.METHOD_NAMES["vqhps"], "standard")]
+    assert vq["pve_mm_lo"] <= vq["pve_mm"] <= vq["pve_mm_hi"] and vq["pve_mm"] == pytest.approx(pve.mean())
+    assert (vq["n_frames"], vq["n_sequences"], vq["token_accuracy_pct"]) == (N, 4, pytest.approx(25.0))
+    assert by[(ev.METHOD_NAMES["baseline"], "standard")]["token_accuracy_pct"] is None
+    diff = by[(DIFFERENCE_NAME, "vqhps")]
+    assert diff["pve_mm"] == pytest.approx(-4.0) and diff["pve_mm_lo"] == pytest.approx(-4.0)
+    assert len(rows) == 4 * len(DEFAULT_PROTOCOLS)
+    head = ev.headline_numbers(metrics, ("full",))
+    assert head["full/vqhps/vqhps_minus_baseline_pve_mm_hi"] == pytest.approx(-4.0)

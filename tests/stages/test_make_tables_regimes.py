@@ -74,3 +74,12 @@ def test_headline_differences_per_test_set_and_regime(tables):
     assert "3dpw/scarce_emdb/standard/vqhps_minus_baseline_pve_mm" not in head
     assert "emdb/scarce/standard/vqhps_minus_baseline_pve_mm" not in head
     assert "3dpw/full/vqhps/vqhps_minus_oracle_pve_mm" in head
+
+
+def test_verdict_needs_an_interval_that_excludes_zero():
+    key = "emdb/scarce_emdb/standard/vqhps_minus_baseline_pve_mm"
+    assert "VQ-HPS beats" in make_tables._verdict(key, -3.0, -5.0, -1.0)
+    assert "is not distinguishable from" in make_tables._verdict(key, -3.0, -6.0, 0.5)
+    assert "does NOT beat" in make_tables._verdict(key, 2.0, 0.5, 3.5)
+    assert "VQ-HPS beats" in make_tables._verdict(key, -3.0, None, None), "no interval: the sign alone"
+    assert make_tables._verdict(key, -3.0, -5.0, -1.0).startswith("emdb test, scarce_emdb regime")
