@@ -271,3 +271,13 @@ def test_summaries_become_rows_with_intervals_counts_and_a_paired_difference_row
     assert len(rows) == 4 * len(DEFAULT_PROTOCOLS)
     head = ev.headline_numbers(metrics, ("full",))
     assert head["full/vqhps/vqhps_minus_baseline_pve_mm_hi"] == pytest.approx(-4.0)
+
+
+def test_per_frame_rows_of_the_emdb_protocol_are_on_emdb_frames_only():
+    errors = {f"{p}/{m}": np.arange(4.0) for p in ("vqhps", "emdb") for m in METRIC_KEYS}
+    res = ev.MethodResult(ev.MethodSpec("oracle", ev.NO_REGIME), np.arange(4), errors, {},
+                          np.zeros((0, V, 3), np.float32), None)  # fmt: skip
+    table = ev.per_sample_frame([res], ["a", "b", "c", "d"], ["3dpw", "emdb1", "3dpw", "emdb1"])
+    assert table[table.protocol == "emdb"]["id"].tolist() == ["b", "d"]
+    assert table[table.protocol == "emdb"]["pve_mm"].tolist() == [1.0, 3.0]
+    assert len(table[table.protocol == "vqhps"]) == 4

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from vqhps.io.atomic import atomic_path
 from vqhps.measured_rows import METHOD_NAMES, headline_numbers, measured_rows  # noqa: F401 (re-exported)
 from vqhps.models.vqhps import pose_canonical
-from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, evaluate_protocols
+from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS, evaluate_protocols
 from vqhps.training.image_tasks import rotation_error_deg
 
 METHODS: tuple[str, ...] = ("vqhps", "baseline", "oracle")
@@ -230,7 +230,8 @@ def per_sample_frame(
             None: each sample its own sequence, frame 0, person 0.
 
     Returns:
-        DataFrame with columns :data:`PER_SAMPLE_COLUMNS`: errors in mm, ``rotation_error_deg`` in degrees,
+        DataFrame with columns :data:`PER_SAMPLE_COLUMNS` (a protocol tied to test sources, ``emdb``, only on
+        their frames): errors in mm, ``rotation_error_deg`` in degrees,
         ``token_accuracy`` a fraction (NaN for methods without tokens).
     """
     ids_arr, src_arr = np.asarray(ids, dtype=object), np.asarray(sources, dtype=object)
@@ -243,13 +244,15 @@ def per_sample_frame(
         idx = res.index
         extras = {k: res.extras.get(k, np.full(len(idx), np.nan)) for k in EXTRA_KEYS}
         for protocol in dict.fromkeys(k.split("/", 1)[0] for k in res.errors):
+            only = PROTOCOLS[protocol].test_sources  # e.g. emdb: its rows on EMDB-1 frames only
+            keep = np.isin(src_arr[idx], list(only)) if only else np.ones(len(idx), dtype=bool)
             part = {
                 "id": ids_arr[idx], "source": src_arr[idx], "sequence": seq[idx], "frame": frame_no[idx],
                 "person": person[idx], "method": res.spec.method, "regime": res.spec.regime,
                 "protocol": protocol,
             }  # fmt: skip
             part |= {m: res.errors[f"{protocol}/{m}"] for m in METRIC_KEYS} | extras
-            parts.append(pd.DataFrame(part, columns=list(PER_SAMPLE_COLUMNS)))
+            parts.append(pd.DataFrame(part, columns=list(PER_SAMPLE_COLUMNS))[keep])
     if not parts:
         return pd.DataFrame(columns=list(PER_SAMPLE_COLUMNS))
     return pd.concat(parts, ignore_index=True)
