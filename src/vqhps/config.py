@@ -281,6 +281,7 @@ class ImageTrainParams:
     shared_backbone: bool  # one backbone for both branches (a CPU economy; the paper uses two)
     crop_size: int  # crop side in px, a multiple of 32 (paper: 224)
     rotcam_hidden: int  # hidden width of the rotation/camera MLP (paper: 1024)
+    rotcam_dropout: float = 0.5  # dropout in the rotation/camera MLP (the original: 0.5)
     batch_size: int  # images per optimiser step (over all GPUs) (paper: 32)
     steps: int | None  # optimiser steps; null: from ``epochs`` (a regime's ``steps`` overrides both)
     lr: float  # AdamW learning rate (paper: 1e-4)
@@ -310,6 +311,7 @@ class ImageTrainParams:
                 raise ConfigError(f"{key}: must be > 0 or null, got {getattr(self, key)}")
         _positive(self, "backbone_width", "crop_size", "rotcam_hidden", "batch_size", "lr")
         _positive(self, "val_every", "ckpt_every")
+        _in_range(self, "rotcam_dropout", 0.0, 1.0, high_open=True)
         if self.crop_size % 32:
             raise ConfigError(f"crop_size: must be a multiple of 32 (backbone stride), got {self.crop_size}")
         if self.weight_decay < 0 or not 0 < self.lr_gamma <= 1:

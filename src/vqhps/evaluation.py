@@ -27,7 +27,7 @@ from vqhps.protocols import METRIC_KEYS, PROTOCOLS, evaluate_protocols
 from vqhps.tables import rows_from_metrics
 from vqhps.training.image_tasks import rotation_error_deg
 
-METHODS: tuple[str, ...] = ("vqhps", "baseline", "oracle")
+METHODS: tuple[str, ...] = ("vqhps", "baseline", "oracle", "constant")
 NO_REGIME = "none"  # regime of the oracle row: it sees no training image
 PER_SAMPLE_COLUMNS: tuple[str, ...] = (
     "id", "source", "method", "regime", "protocol", *METRIC_KEYS,
@@ -282,6 +282,7 @@ METHOD_NAMES: dict[str, str] = {
     "vqhps": "VQ-HPS (measured)",
     "baseline": "Regression baseline (measured)",
     "oracle": "Oracle: Mesh-VQ-VAE enc->dec of GT",
+    "constant": "Constant: mean train mesh, best fixed rotation",
 }
 
 
@@ -348,6 +349,11 @@ def measured_rows(
             _section(metrics, "oracle", protocols), method=METHOD_NAMES["oracle"], backbone="none (GT mesh)",
             training_data="GT test meshes (no image)", **common,
         )  # fmt: skip
+        if any(k.startswith("constant/") for k in metrics):  # what learning nothing scores
+            rows += rows_from_metrics(
+                _section(metrics, "constant", protocols), method=METHOD_NAMES["constant"],
+                backbone="none (no image)", training_data="mean of the train meshes", **common,
+            )  # fmt: skip
     return rows
 
 

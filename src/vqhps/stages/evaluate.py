@@ -1,9 +1,10 @@
-"""Stage evaluate: every trained model and the oracle on the test split, both protocols side by side.
+"""Stage evaluate: trained models, oracle and constant predictor on the test split, both protocols.
 
 Reads the test images and canonical GT meshes of ``render_images``, VQ-HPS and the regression baseline of
 both regimes (``train_vqhps/<regime>/model.pt``, ``train_baseline/<regime>/model.pt``) and the Mesh-VQ-VAE
-(``train_mesh_vqvae/model.pt``, for the oracle: encode -> decode of the GT canonical mesh). Crops are the
-models' validation crops (no augmentation). Ground truth = canonical GT mesh rotated by the GT global
+(``train_mesh_vqvae/model.pt``, for the oracle: encode -> decode of the GT canonical mesh), and the constant
+predictor (the train meshes' mean under its best fixed rotation, :mod:`vqhps.constant_predictor`). Crops are
+the models' validation crops (no augmentation). Ground truth = canonical GT mesh rotated by the GT global
 rotation. Outputs in ``evaluate/``: ``per_sample.parquet`` (one row per sample, method, regime, protocol),
 ``plots/`` (error histograms per protocol, training curves, overlay sheet; also MLflow artifacts) and
 ``metrics.json`` (means in mm: ``vqhps_full/vqhps/pve_mm``, ``oracle/standard/pa_mpjpe_mm``, ..., ``n_test``).
@@ -61,6 +62,17 @@ def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
     return out
 
 
+def _constant_result(ctx: StageContext, loader, regressor):
+    """The constant predictor (vqhps.constant_predictor), fitted on every train image of the image set."""
+    from vqhps import evaluation as ev
+    from vqhps.constant_predictor import constant_predictor, training_constant
+
+    mean_mesh, rot = training_constant(str(ctx.input("{images}/images")), str(ctx.input("{images}/meshes")))
+    predict = constant_predictor(mean_mesh, rot)
+    spec = ev.MethodSpec("constant", ev.NO_REGIME)
+    return ev.evaluate_method(spec, predict, loader, regressor, ctx.section.protocols, ctx.device)
+
+
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps import evaluation as ev
     from vqhps.data.image_sets import load_image_split
@@ -110,6 +122,7 @@ def run(ctx: StageContext) -> dict[str, float]:
             ctx.device,
         )
     )
+    results.append(_constant_result(ctx, loader, regressor))
     ids = [s["id"] for s in test.samples]
     ev.write_per_sample(
         ev.per_sample_frame(results, ids, [s["source"] for s in test.samples]),
