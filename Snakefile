@@ -1,5 +1,6 @@
 # vqhps: VQ-HPS from raw datasets to the paper's tables. Targets: `demo` (synthetic Anny data, CPU),
-# `paper` / `all` (the licence-gated datasets; see README). All logic lives in `python -m vqhps.stages.*`.
+# `paper` / `all` (the licence-gated datasets; see README),
+# `study` (the demo's scarce-data study, params demo.study). All logic lives in `python -m vqhps.stages.*`.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -20,6 +21,7 @@ include: "workflow/rules/train_vqhps.smk"
 include: "workflow/rules/train_baseline.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/make_tables.smk"
+include: "workflow/rules/scarce_study.smk"
 
 
 rule all:
@@ -36,3 +38,8 @@ rule paper:
 rule demo:
     input:
         final_targets("demo"),
+
+
+rule study:  # the scarce-data study of the demo (params demo.study): `snakemake study --cores 2`
+    input:
+        study_target("demo"),

@@ -68,10 +68,11 @@ class StageContext:
 
     def regime(self) -> tuple[str, Any]:
         """The ``--regime`` of this job and its params entry (``<experiment>.regimes.<name>``)."""
-        name, regimes = self.args.regime, self.params.regimes
-        if name not in regimes:
-            raise UserError(f"--regime {name!r}: {self.experiment}.regimes defines {sorted(regimes)}")
-        return name, regimes[name]
+        name = self.args.regime
+        try:
+            return name, self.params.regime_entry(name)
+        except ConfigError as err:
+            raise UserError(f"{self.experiment}: {err}") from None
 
     @property
     def regimes(self) -> tuple[str, ...]:
@@ -91,10 +92,10 @@ class StageContext:
         Raises:
             KeyError: ``rel`` is not among the job's declared inputs (a programming error).
         """
-        from vqhps.pipeline import IMAGE_SET_STAGE, Pipeline
+        from vqhps.pipeline import IMAGE_SET_STAGE
 
         rel = rel.replace("{images}", IMAGE_SET_STAGE[self.experiment]).rstrip("/")
-        pipe = Pipeline({self.experiment: self.regimes})
+        pipe = self._pipeline()
         declared = [d.rstrip("/") for d in pipe.declared_deps(self.experiment, self.stage, self.args.regime)]
         if rel not in declared:
             raise KeyError(
@@ -103,11 +104,16 @@ class StageContext:
         self.opened.add(rel)
         return self.results / self.experiment / rel
 
-    def declared_inputs(self) -> list[Path]:
-        """Every declared upstream input of this job (files and folders)."""
+    def _pipeline(self):
+        """The DAG table of this experiment: its regimes and its study's."""
         from vqhps.pipeline import Pipeline
 
-        pipe = Pipeline({self.experiment: self.regimes})
+        study = tuple(self.params.study_regimes())
+        return Pipeline({self.experiment: self.regimes}, {self.experiment: study})
+
+    def declared_inputs(self) -> list[Path]:
+        """Every declared upstream input of this job (files and folders)."""
+        pipe = self._pipeline()
         deps = pipe.declared_deps(self.experiment, self.stage, self.args.regime)
         return [self.results / self.experiment / d.rstrip("/") for d in deps]
 
@@ -250,9 +256,7 @@ def job_params(params: ExperimentParams, stage: str, regime: str | None) -> dict
     """The params a job runs with (MLflow params, checkpoint ``params``): seed, section, regime entry."""
     out = section_dict(params, stage)
     if regime:
-        if regime not in params.regimes:
-            raise ConfigError(f"--regime {regime!r}: regimes defines {sorted(params.regimes)}")
-        out |= {"regime": regime, "regime_params": to_plain(params.regimes[regime])}
+        out |= {"regime": regime, "regime_params": to_plain(params.regime_entry(regime))}
     return out
 
 

@@ -252,6 +252,39 @@ class RegimeParams:
 
 
 @dataclass(frozen=True)
+class StudyParams:
+    """The scarce-data study (``snakemake study``): both image models per (fraction, seed), then its table.
+
+    The params of the ``scarce_study`` stage. Every (fraction, seed) pair is one regime
+    ``study_f<per mille>_s<seed>`` (:mod:`vqhps.study`) trained by the same train_vqhps and train_baseline
+    stages as ``regimes``; the seed names the image subset and the training seed. The ``scarce_study``
+    stage tests them all on the test split.
+    """
+
+    sources: tuple[str, ...]  # image sources of the training images (demo: [anny])
+    fractions: tuple[float, ...]  # seeded shares of the train images, each in (0, 1], a multiple of 0.001
+    seeds: tuple[int, ...]  # repeats per fraction (another image subset and training seed each)
+    steps: int | None = None  # optimiser steps of every study run (null = the stages' ``steps``)
+    bootstrap: int = 2000  # resamples of the 95 % interval (seeds and test images resampled together)
+    max_test_images: int = -1  # test images per run (-1 = all)
+
+    def __post_init__(self) -> None:
+        if not self.sources or not self.fractions or not self.seeds:
+            raise ConfigError("sources, fractions and seeds: list at least one each")
+        for f in self.fractions:
+            if not 0.0 < f <= 1.0 or abs(f * 1000 - round(f * 1000)) > 1e-9:
+                raise ConfigError(f"fractions: {f} must be in (0, 1] and a multiple of 0.001 (e.g. 0.025)")
+        if len(set(self.fractions)) != len(self.fractions) or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError("fractions / seeds: each value once")
+        if min(self.seeds) < 0:
+            raise ConfigError(f"seeds: must be >= 0, got {list(self.seeds)}")
+        if self.steps is not None and self.steps <= 0:
+            raise ConfigError(f"steps: must be > 0 or null, got {self.steps}")
+        _positive(self, "bootstrap")
+        _counts({"max_test_images": self.max_test_images}, "")
+
+
+@dataclass(frozen=True)
 class ImageAugmentParams:
     """Train-time crop augmentation (reference §3.4; the paper's values are the defaults of CropConfig)."""
 
@@ -281,6 +314,7 @@ class ImageTrainParams:
     shared_backbone: bool  # one backbone for both branches (a CPU economy; the paper uses two)
     crop_size: int  # crop side in px, a multiple of 32 (paper: 224)
     rotcam_hidden: int  # hidden width of the rotation/camera MLP (paper: 1024)
+    rotcam_dropout: float = 0.5  # dropout in the rotation/camera MLP (the original: 0.5)
     batch_size: int  # images per optimiser step (over all GPUs) (paper: 32)
     steps: int | None  # optimiser steps; null: from ``epochs`` (a regime's ``steps`` overrides both)
     lr: float  # AdamW learning rate (paper: 1e-4)
@@ -310,6 +344,7 @@ class ImageTrainParams:
                 raise ConfigError(f"{key}: must be > 0 or null, got {getattr(self, key)}")
         _positive(self, "backbone_width", "crop_size", "rotcam_hidden", "batch_size", "lr")
         _positive(self, "val_every", "ckpt_every")
+        _in_range(self, "rotcam_dropout", 0.0, 1.0, high_open=True)
         if self.crop_size % 32:
             raise ConfigError(f"crop_size: must be a multiple of 32 (backbone stride), got {self.crop_size}")
         if self.weight_decay < 0 or not 0 < self.lr_gamma <= 1:
@@ -435,16 +470,40 @@ class ExperimentParams:
     train_baseline: TrainBaselineParams | None = None
     evaluate: EvaluateParams | None = None
     make_tables: MakeTablesParams | None = None
+    scarce_study: StudyParams | None = None  # the scarce-data study (``snakemake study``): its regimes
 
     def __post_init__(self) -> None:
         if not self.regimes:
             raise ConfigError("regimes: define at least one regime (e.g. full)")
+        clash = [n for n in self.regimes if n.startswith("study_")]
+        if clash:
+            raise ConfigError(f"regimes.{clash[0]}: names starting with study_ are the scarce_study's")
         for name in self.regimes:
             if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
                 raise ConfigError(
                     f"regimes.{name}: a regime name is a folder and a job name; use lower-case letters, "
                     "digits and _ (e.g. scarce_emdb)"
                 )
+
+    def study_regimes(self) -> dict[str, RegimeParams]:
+        """The regimes of the ``scarce_study`` section, name -> entry ({} without one); :mod:`vqhps.study`."""
+        from vqhps.study import expand_study
+
+        return {} if self.scarce_study is None else expand_study(self.scarce_study)
+
+    def regime_entry(self, name: str) -> RegimeParams:
+        """A regime of ``regimes`` or of the study.
+
+        Raises:
+            ConfigError: no such regime (the message lists the defined ones).
+        """
+        if name in self.regimes:
+            return self.regimes[name]
+        study = self.study_regimes()
+        if name in study:
+            return study[name]
+        extra = f" and {len(study)} study_* regimes" if study else ""
+        raise ConfigError(f"--regime {name!r}: regimes defines {sorted(self.regimes)}{extra}")
 
     def section(self, stage: str) -> Any:
         """The params section of ``stage``; a clear error if this experiment has none."""

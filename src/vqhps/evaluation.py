@@ -27,7 +27,7 @@ from vqhps.models.vqhps import pose_canonical
 from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS, evaluate_protocols
 from vqhps.training.image_tasks import rotation_error_deg
 
-METHODS: tuple[str, ...] = ("vqhps", "baseline", "oracle")
+METHODS: tuple[str, ...] = ("vqhps", "baseline", "oracle", "constant")
 NO_REGIME = "none"  # regime of the oracle row: it sees no training image
 EXTRA_KEYS: tuple[str, ...] = ("rotation_error_deg", "token_accuracy")  # per-frame extras (NaN if none)
 PER_SAMPLE_COLUMNS: tuple[str, ...] = (

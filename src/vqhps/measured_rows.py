@@ -19,6 +19,7 @@ METHOD_NAMES: dict[str, str] = {
     "vqhps": "VQ-HPS (measured)",
     "baseline": "Regression baseline (measured)",
     "oracle": "Oracle: Mesh-VQ-VAE enc->dec of GT",
+    "constant": "Constant: mean train mesh, best fixed rotation",
 }
 DIFFERENCE_NAME = "Difference: VQ-HPS minus baseline (paired by frame)"
 _SECTION_EXTRAS = ("n_frames", "n_sequences", "token_accuracy", "token_accuracy" + LO, "token_accuracy" + HI)
@@ -122,6 +123,10 @@ def measured_rows(
         rows += label_rows(metrics, "oracle", protocols, method=METHOD_NAMES["oracle"],
                            backbone="none (GT mesh)",
                            **{**common, "training_data": "GT test meshes (no image)"})  # fmt: skip
+        if any(k.startswith("constant/") for k in metrics):  # what learning nothing scores
+            rows += label_rows(metrics, "constant", protocols, method=METHOD_NAMES["constant"],
+                               backbone="none (no image)",
+                               **{**common, "training_data": "mean of the train meshes"})  # fmt: skip
     return rows
 
 

@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -23,6 +23,7 @@ from vqhps.code_deps import stage_code
 
 RESULTS = "results"
 EACH_REGIME = "{each_regime}"  # in a dep: expanded to one dep per regime of the experiment
+EACH_STUDY_REGIME = "{each_study_regime}"  # in a dep: one dep per regime of the experiment's study
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,23 @@ _STAGES: dict[str, tuple[Stage, ...]] = {
     "paper": _PAPER_DATA + _MODEL_STAGES,
 }
 
+# The scarce-data study (`snakemake study`): the image-training stages run once per study regime
+# (``<experiment>.scarce_study``, :mod:`vqhps.study`), then this stage (same params section)
+# tests them all and writes its table and plot.
+# Apart from the experiment's own DAG: `snakemake demo`, DVC and the main tables never run the study.
+STUDY_STAGE = Stage(
+    "scarce_study",
+    outs=("runs.csv", "tables/", "plots/"),
+    deps=(
+        "{images}/images/",
+        "{images}/meshes/",
+        f"train_vqhps/{EACH_STUDY_REGIME}/model.pt",
+        f"train_baseline/{EACH_STUDY_REGIME}/model.pt",
+    ),
+    extra_params=("evaluate",),
+)
+STUDY_TRAINING_STAGES = ("train_vqhps", "train_baseline")
+
 # The stage writing each experiment's image set (``images/`` + ``meshes/`` shard sets): rendered Anny
 # humans in the demo, crops of the real datasets in the paper. Later stages read it through this name.
 IMAGE_SET_STAGE: dict[str, str] = {"demo": "render_images", "paper": "prepare_images"}
@@ -128,7 +146,7 @@ def stage_names(experiment: str) -> tuple[str, ...]:
 
 
 def stage(experiment: str, name: str) -> Stage:
-    for s in _STAGES[experiment]:
+    for s in (*_STAGES[experiment], STUDY_STAGE):
         if s.name == name:
             return s
     raise KeyError(f"experiment {experiment!r} has no stage {name!r}")
@@ -141,14 +159,19 @@ def out_path(experiment: str, rel: str) -> str:
 
 @dataclass(frozen=True)
 class Pipeline:
-    """The DAG of every experiment for given regimes (``{experiment: (regime, ...)}``, from params.yaml)."""
+    """The DAG of every experiment for given regimes (``{experiment: (regime, ...)}``, from params.yaml)
+    and the regimes of its scarce-data study (``study``, the same shape; absent = no study)."""
 
     regimes: Mapping[str, tuple[str, ...]]
+    study: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, params) -> Pipeline:
         """From a validated :class:`vqhps.config.Params` (or an ``ExperimentParams`` mapping)."""
-        return cls({name: tuple(exp.regimes) for name, exp in params.experiments.items()})
+        return cls(
+            {name: tuple(exp.regimes) for name, exp in params.experiments.items()},
+            {name: tuple(e.study_regimes()) for name, e in params.experiments.items() if e.scarce_study},
+        )
 
     @classmethod
     def load(cls, path: str | Path = "params.yaml") -> Pipeline:
@@ -167,6 +190,13 @@ class Pipeline:
             for r in (self.regimes[experiment] if s.per_regime else (None,))
         ]
 
+    def study_jobs(self, experiment: str) -> list[tuple[str, str | None]]:
+        """The (stage, regime) jobs of an experiment's study, its last stage last ([] without a study)."""
+        regimes = self.study.get(experiment, ())
+        if not regimes:
+            return []
+        return [(s, r) for s in STUDY_TRAINING_STAGES for r in regimes] + [(STUDY_STAGE.name, None)]
+
     def declared_deps(self, experiment: str, name: str, regime: str | None = None) -> list[str]:
         """Upstream outputs a job reads, as ``<stage>/<path>`` (folders keep their trailing ``/``)."""
         out = []
@@ -174,6 +204,8 @@ class Pipeline:
             dep = dep.replace("{images}", IMAGE_SET_STAGE[experiment]).replace("{regime}", regime or "")
             if EACH_REGIME in dep:
                 out += [dep.replace(EACH_REGIME, r) for r in self.regimes[experiment]]
+            elif EACH_STUDY_REGIME in dep:
+                out += [dep.replace(EACH_STUDY_REGIME, r) for r in self.study.get(experiment, ())]
             else:
                 out.append(dep)
         return out
@@ -192,8 +224,13 @@ class Pipeline:
         ]
 
     def param_keys(self, experiment: str, name: str, regime: str | None = None) -> list[str]:
-        """Dotted params.yaml keys a job reads: seed, its own section, and any extra keys."""
-        extra = [p.replace("{regime}", regime or "") for p in stage(experiment, name).extra_params]
+        """Dotted params.yaml keys a job reads: seed, its own section, and any extra keys (a study regime's
+        entry is the ``scarce_study`` section it is expanded from)."""
+        in_study = regime is not None and regime in self.study.get(experiment, ())
+        extra = [
+            STUDY_STAGE.name if in_study and "{regime}" in p else p.replace("{regime}", regime or "")
+            for p in stage(experiment, name).extra_params
+        ]
         return [f"{experiment}.seed", f"{experiment}.{name}", *(f"{experiment}.{p}" for p in extra)]
 
     def dvc_stages(self, experiment: str) -> dict:
@@ -284,6 +321,11 @@ def image_job_threads(cores: int, jobs_side_by_side: int) -> int:
 
 def final_targets(experiment: str) -> list[str]:
     return [out_path(experiment, rel) for rel in FINAL_OUTPUTS[experiment]]
+
+
+def study_target(experiment: str) -> str:
+    """What `snakemake study` builds for ``experiment``: the study stage's metrics (after its table, plot)."""
+    return out_path(experiment, f"{STUDY_STAGE.name}/metrics.json")
 
 
 def write_dvc_files(pipeline: Pipeline, root: Path = Path(".")) -> list[Path]:

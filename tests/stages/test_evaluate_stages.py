@@ -179,9 +179,9 @@ def test_evaluate_writes_per_sample_errors_means_and_plots(project):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_test"] == SPLITS["test"]
     table = pq.read_table(out / "per_sample.parquet").to_pandas()
-    assert len(table) == SPLITS["test"] * 5 * len(PROTOCOLS)  # samples x methods x protocols
+    assert len(table) == SPLITS["test"] * 6 * len(PROTOCOLS)  # samples x methods x protocols
     assert set(table["id"]) == {f"img{i}" for i in range(8, 13)}
-    for label in ("vqhps_full", "vqhps_scarce", "baseline_full", "baseline_scarce", "oracle"):
+    for label in ("vqhps_full", "vqhps_scarce", "baseline_full", "baseline_scarce", "oracle", "constant"):
         method, _, regime = label.partition("_")
         rows = table[
             (table.method == method) & (table.regime == (regime or "none")) & (table.protocol == "standard")
@@ -200,6 +200,8 @@ def test_evaluate_writes_per_sample_errors_means_and_plots(project):
     test_set = pd.read_csv(out / "test_set.csv")
     assert list(test_set.columns) == ["id", "source", "sequence", "frame", "person"]
     assert sorted(test_set["id"]) == sorted(set(table["id"]))
+    constant = table[(table.method == "constant") & (table.protocol == "vqhps")]
+    assert constant["pa_mpjpe_mm"].std() > 0, "one mesh for every image: its errors vary with the GT only"
     plots = sorted(p.name for p in (out / "plots").iterdir())
     assert plots == [
         "curves_image_models.png",
@@ -215,7 +217,8 @@ def test_evaluate_writes_per_sample_errors_means_and_plots(project):
 def test_make_tables_on_a_hand_made_metrics_file(project, tmp_path):
     results = tmp_path / "results"
     metrics = {"n_test": 5}
-    for i, label in enumerate(["vqhps_full", "vqhps_scarce", "baseline_full", "baseline_scarce", "oracle"]):
+    labels = ["vqhps_full", "vqhps_scarce", "baseline_full", "baseline_scarce", "oracle", "constant"]
+    for i, label in enumerate(labels):
         for protocol in PROTOCOLS:
             metrics |= {
                 f"{label}/{protocol}/pve_mm": 100.0 + i,
@@ -233,7 +236,7 @@ def test_make_tables_on_a_hand_made_metrics_file(project, tmp_path):
     for stem, regime in (("main", "full"), ("scarce", "scarce")):
         rows = read_table_csv(tables / f"{stem}_table.csv")
         measured = [r for r in rows if r["origin"] == "measured"]
-        assert len(measured) == 3 * len(PROTOCOLS) and all(r["data"] == "synthetic demo" for r in measured)
+        assert len(measured) == 4 * len(PROTOCOLS) and all(r["data"] == "synthetic demo" for r in measured)
         assert any(r["origin"] == "paper" for r in rows), "paper rows sit beside the measured ones"
         by = {(r["method"], r["protocol"]): r for r in measured}
         assert by[(METHOD_NAMES["vqhps"], "standard")]["pve_mm"] == metrics[f"vqhps_{regime}/standard/pve_mm"]
@@ -242,11 +245,12 @@ def test_make_tables_on_a_hand_made_metrics_file(project, tmp_path):
             == metrics[f"baseline_{regime}/vqhps/pa_mpjpe_mm"]
         )
         assert by[(METHOD_NAMES["oracle"], "vqhps")]["mpjpe_mm"] == metrics["oracle/vqhps/mpjpe_mm"]
+        assert by[(METHOD_NAMES["constant"], "vqhps")]["pve_mm"] == metrics["constant/vqhps/pve_mm"]
         md = (tables / f"{stem}_table.md").read_text()
         assert all(name in md for name in METHOD_NAMES.values()) and "synthetic demo" in md
     head = json.loads((out / "metrics.json").read_text())
     assert head["scarce/standard/vqhps_minus_baseline_pve_mm"] == pytest.approx(101.0 - 103.0)
-    assert head["n_measured_rows"] == 2 * 3 * len(PROTOCOLS)
+    assert head["n_measured_rows"] == 2 * 4 * len(PROTOCOLS)
     with open(tables / "main_table.csv") as fh:
         assert next(csv.reader(fh))[0] == "origin"
 

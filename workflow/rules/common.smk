@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 
 from vqhps.config import load_params
 from vqhps.configtools import ConfigError
-from vqhps.pipeline import Pipeline, final_targets, image_job_threads, image_jobs_asked
+from vqhps.pipeline import Pipeline, final_targets, image_job_threads, image_jobs_asked, study_target
 from vqhps.tracking import PIPELINE_RUN_ENV, new_pipeline_run_id
 
 try:
@@ -47,7 +47,9 @@ def all_cores():
 
 wildcard_constraints:
     experiment="|".join(PIPELINE.experiments()),
-    regime="|".join(sorted({r for e in PIPELINE.experiments() for r in PIPELINE.regimes[e]})),
+    regime="|".join(
+        sorted({r for e in PIPELINE.experiments() for r in (*PIPELINE.regimes[e], *PIPELINE.study.get(e, ()))})
+    ),
 
 
 def stage_inputs(stage):

@@ -1,9 +1,10 @@
-"""Stage evaluate: every trained model and the oracle on the test split, both protocols side by side.
+"""Stage evaluate: trained models, oracle and constant predictor on the test split, both protocols.
 
 Reads the test images and canonical GT meshes of ``render_images``, VQ-HPS and the regression baseline of
 both regimes (``train_vqhps/<regime>/model.pt``, ``train_baseline/<regime>/model.pt``) and the Mesh-VQ-VAE
-(``train_mesh_vqvae/model.pt``, for the oracle: encode -> decode of the GT canonical mesh). Crops are the
-models' validation crops (no augmentation). Ground truth = canonical GT mesh rotated by the GT global
+(``train_mesh_vqvae/model.pt``, for the oracle: encode -> decode of the GT canonical mesh), and the constant
+predictor (the train meshes' mean under its best fixed rotation, :mod:`vqhps.constant_predictor`). Crops are
+the models' validation crops (no augmentation). Ground truth = canonical GT mesh rotated by the GT global
 rotation. Every test row is evaluated exactly once (no shuffle, no drop_last: checked). Outputs in
 ``evaluate/``: ``per_sample.parquet`` (one row per test frame, method, regime, protocol: sequence, frame,
 person, every metric), ``test_set.csv`` (the evaluated (sequence, frame, person) ids; its sha256 and counts
@@ -66,6 +67,17 @@ def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
     return out
 
 
+def _constant_result(ctx: StageContext, loader, regressor):
+    """The constant predictor (vqhps.constant_predictor), fitted on every train image of the image set."""
+    from vqhps import evaluation as ev
+    from vqhps.constant_predictor import constant_predictor, training_constant
+
+    mean_mesh, rot = training_constant(str(ctx.input("{images}/images")), str(ctx.input("{images}/meshes")))
+    predict = constant_predictor(mean_mesh, rot)
+    spec = ev.MethodSpec("constant", ev.NO_REGIME)
+    return ev.evaluate_method(spec, predict, loader, regressor, ctx.section.protocols, ctx.device)
+
+
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps import evaluation as ev
     from vqhps.data.image_sets import load_image_split
@@ -116,6 +128,7 @@ def run(ctx: StageContext) -> dict[str, float]:
             ctx.device,
         )
     )
+    results.append(_constant_result(ctx, loader, regressor))
     metrics = _write_results(ctx, results, test, images)
     for res in results:
         shown = ", ".join(_shown(metrics, res.spec.label, k) for k in res.errors if k in _keys(metrics, res))

@@ -71,6 +71,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         ffn=p.ffn,
         dropout=p.dropout,
         rotcam_hidden=p.rotcam_hidden,
+        rotcam_dropout=p.rotcam_dropout,
     )
     seed = stage_seed(ctx.params.seed, "image_training", name)
     torch.manual_seed(seed % 2**31)
