@@ -94,9 +94,7 @@ def test_snakemake_dag_matches_pipeline_table(repo, experiment):
     for (exp, name, regime), job in seen.items():
         d = dvc[pipeline.job_name(exp, name, regime)]
         assert job["input"].split(", ") == d["deps"], f"{exp}.{name}: inputs differ"
-        metrics = [next(iter(m)) for m in d["metrics"]]
-        plots = [next(iter(m)) for m in d.get("plots", [])]
-        assert sorted(job["output"].split(", ")) == sorted(d["outs"] + plots + metrics), (
+        assert sorted(job["output"].split(", ")) == sorted(d["outs"] + d["metrics"]), (
             f"{exp}.{name}: outputs differ"
         )
         assert _strip_snakemake_only(job["shell"]) == d["cmd"], f"{exp}.{name}: commands differ"

@@ -61,5 +61,6 @@ def test_slurm_profile_passes_the_executor_plugins_validation(repo):
         validation.validate_slurm_extra(
             SimpleNamespace(resources=SimpleNamespace(slurm_extra="--gres=gpu:1"))
         )
-    out = _snakemake(["demo", "-n", "--profile", "workflow/profiles/slurm"], repo)
+    # The README's `snakemake all --profile workflow/profiles/slurm`, dry run (no cluster here).
+    out = _snakemake(["all", "-n", "--profile", "workflow/profiles/slurm"], repo)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -35,8 +35,8 @@ class Stage:
     ``{each_regime}`` every regime of the experiment); ``outs`` are paths inside the stage's own
     folder (a trailing ``/`` marks a folder). A stage with ``per_regime`` runs once per regime of
     ``<experiment>.regimes`` (``--regime R``, outputs in ``<stage>/<R>/``). Every stage also writes
-    ``metrics.json`` (a DVC metric, not cached) and reads its params section ``<experiment>.<stage>``
-    plus ``<experiment>.seed`` and ``extra_params``.
+    ``metrics.json`` (a DVC metric) and reads its params section ``<experiment>.<stage>`` plus
+    ``<experiment>.seed`` and ``extra_params``.
     """
 
     name: str
@@ -102,6 +102,68 @@ _PAPER_DATA = (
         extra_params=("data_root",),
     ),
 )
+
+
+@dataclass(frozen=True)
+class CurvePlot:
+    """One ``dvc plots`` chart: ``columns`` of the ``curves.csv`` of each job of ``stages`` against the step
+    (one line per job and column; a per-regime stage draws every regime of the experiment)."""
+
+    id: str
+    title: str
+    y_label: str
+    stages: tuple[str, ...]
+    columns: tuple[str, ...]
+
+
+_IMAGE_MODELS = ("train_vqhps", "train_baseline")
+CURVE_PLOTS = (
+    CurvePlot(
+        "tokenizer_pve",
+        "Mesh-VQ-VAE (tokenizer): reconstruction error while training",
+        "per-vertex error (mm)",
+        ("train_mesh_vqvae",),
+        ("train_pve_mm", "val_pve_mm", "val_pa_pve_mm"),
+    ),
+    CurvePlot(
+        "val_pve",
+        "VQ-HPS vs regression baseline: validation PVE per regime",
+        "PVE on the validation split (mm)",
+        _IMAGE_MODELS,
+        ("val_pve_mm",),
+    ),
+    CurvePlot(
+        "val_pa_mpjpe",
+        "VQ-HPS vs regression baseline: validation PA-MPJPE per regime",
+        "PA-MPJPE on the validation split (mm)",
+        _IMAGE_MODELS,
+        ("val_pa_mpjpe_mm",),
+    ),
+    CurvePlot(
+        "val_rotation",
+        "VQ-HPS vs regression baseline: global rotation error per regime",
+        "global rotation error, validation (degrees)",
+        _IMAGE_MODELS,
+        ("val_rotation_error_deg",),
+    ),
+    CurvePlot(
+        "train_loss",
+        "VQ-HPS vs regression baseline: training loss per regime",
+        "total training loss (weighted sum of its terms)",
+        _IMAGE_MODELS,
+        ("train_total",),
+    ),
+    CurvePlot(
+        "vqhps_token_accuracy",
+        "VQ-HPS: share of mesh tokens classified right",
+        "token accuracy (fraction)",
+        ("train_vqhps",),
+        ("train_token_accuracy", "val_token_accuracy"),
+    ),
+)
+# Image plots, by folder (every file in it): the error histograms per protocol, the training curves and the
+# overlay sheet that `evaluate` draws.
+IMAGE_PLOTS = ("evaluate/plots",)
 
 EXPERIMENTS = ("demo", "paper")
 _STAGES: dict[str, tuple[Stage, ...]] = {
@@ -238,20 +300,48 @@ class Pipeline:
         stages = {}
         for name, regime in self.jobs(experiment):
             outs = self.outputs(experiment, name, regime)
+            # Metrics and curves are cached like every output, so `dvc metrics diff`, `dvc exp show` and
+            # `dvc plots diff` read any committed revision or experiment from the cache (results/ is
+            # git-ignored); the curves are drawn by the top-level `plots:` (:mod:`vqhps.dvc_plots`).
             entry = {
                 "cmd": command(experiment, name, regime),
                 "deps": self.inputs(experiment, name, regime),
                 "params": self.param_keys(experiment, name, regime),
-                "outs": [o for o in outs[:-1] if not o.endswith(".csv")],
-                "metrics": [{outs[-1]: {"cache": False}}],
+                "outs": outs[:-1],
+                "metrics": [outs[-1]],
             }
-            curves = [o for o in outs[:-1] if o.endswith(".csv")]  # training curves: `dvc plots show`
-            if curves:
-                entry["plots"] = [{c: {"cache": False, "x": "step"}} for c in curves]
             if DVC_FILES[experiment] != "dvc.yaml":
                 entry = {"wdir": _wdir(experiment), **entry}
             stages[job_name(experiment, name, regime)] = entry
         return stages
+
+    def dvc_plots(self, experiment: str) -> list[dict]:
+        """The top-level ``plots:`` of an experiment's DVC file (:data:`CURVE_PLOTS`, then the evaluation's
+        images): paths relative to that file, one line per curve file and column. Ids and titles name the
+        experiment: `dvc plots show` draws the charts of both DVC files (paper: empty without its run)."""
+        prefix = "/".join(p for p in (_wdir(experiment), RESULTS, experiment) if p)
+        out = []
+        for plot in CURVE_PLOTS:
+            y: dict[str, list[str]] = {}
+            for name in plot.stages:
+                regimes = self.regimes[experiment] if stage(experiment, name).per_regime else (None,)
+                for regime in regimes:
+                    folder = f"{name}/{regime}" if regime else name
+                    y[f"{prefix}/{folder}/curves.csv"] = list(plot.columns)
+            out.append(
+                {
+                    f"{experiment}_{plot.id}": {
+                        "x": "step",
+                        "y": y,
+                        "title": f"{experiment}: {plot.title}",
+                        "x_label": "training step",
+                        "y_label": plot.y_label,
+                    }
+                }
+            )
+        for rel in IMAGE_PLOTS:
+            out.append(f"{prefix}/{rel}")
+        return out
 
     def dvc_yaml_text(self, experiment: str) -> str:
         header = (
@@ -263,7 +353,8 @@ class Pipeline:
                 "# The paper run (needs the licensed data): `dvc repro workflow/paper/dvc.yaml`.\n"
                 "# Paths are relative to the repository root (wdir).\n"
             )
-        return header + yaml.safe_dump({"stages": self.dvc_stages(experiment)}, sort_keys=False, width=120)
+        body = {"stages": self.dvc_stages(experiment), "plots": self.dvc_plots(experiment)}
+        return header + yaml.safe_dump(body, sort_keys=False, width=120)
 
 
 def _wdir(experiment: str) -> str:
