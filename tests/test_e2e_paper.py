@@ -15,7 +15,7 @@ from PIL import Image
 from e2e_helpers import BIN, TINY_DEMO, make_workdir, run
 from vqhps import pipeline
 from vqhps.io.shards import ShardSet, load_vertices
-from vqhps.testing.realdata_fixtures import write_fixture_root
+from vqhps.testing.realdata_fixtures import BEDLAM_ANIMATION_FRAMES, write_fixture_root
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +79,7 @@ def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_
     res = work / "results/paper"
 
     meshes = ShardSet(res / "prepare_meshes/shards", "meshes")
-    assert meshes.num_rows("train") == 3  # 3 BEDLAM animation files, 1 frame each
+    assert meshes.num_rows("train") == sum(BEDLAM_ANIMATION_FRAMES)  # every frame of the 3 animation files
     assert meshes.num_rows("val") > 0 and meshes.num_rows("test") > 0  # 3DPW people
     assert np.abs(load_vertices(meshes, "val").mean(1).numpy()).max() < 1e-5
 

@@ -60,14 +60,14 @@ class PrepareMeshesParams:
     # Paper-only keys (defaults keep the demo section valid): where meshes come from and how they are built.
     source: Literal["synthetic", "bedlam_animations", "amass"] = "synthetic"  # synthetic: make_synthetic
     amass_subsets: tuple[str, ...] = ()  # source amass: subset folders under <data_root>/amass; () = all
-    frames_per_file: int = 1  # motion sources: seeded random frames drawn per motion file
+    frame_stride: int = 1  # motion sources: store every k-th frame of every motion file (1 = every frame)
     num_betas: int = 10  # motion sources: betas used (10 as the paper, up to 16 for SMPL-H files)
     eval_meshes: Literal["none", "3dpw"] = "none"  # 3dpw: val/test = canonical meshes of 3DPW val/test people
     eval_frame_stride: int = 1  # eval_meshes 3dpw: keep every k-th frame of each sequence (1 = all)
 
     def __post_init__(self) -> None:
         _positive(self, "shard_size", "row_group_size")
-        _positive(self, "frames_per_file", "eval_frame_stride")
+        _positive(self, "frame_stride", "eval_frame_stride")
         if not 1 <= self.num_betas <= 16:
             raise ConfigError(f"num_betas: {self.num_betas} is outside 1..16 (SMPL-H files hold 16 betas)")
         if self.source == "synthetic" and (self.eval_meshes != "none" or self.amass_subsets):

@@ -286,6 +286,9 @@ def _connection_file(n_out: int, n_in: int) -> np.ndarray:
     return rows
 
 
+BEDLAM_ANIMATION_FRAMES = (4, 9, 20)  # frames of the fixture root's three BEDLAM animation files
+
+
 def write_fixture_root(out: str | os.PathLike, amass_subsets: tuple[str, ...] | None = None) -> dict:
     """Write a data root that passes ``check_datasets`` for every manifest with its default counts.
 
@@ -315,9 +318,12 @@ def write_fixture_root(out: str | os.PathLike, amass_subsets: tuple[str, ...] | 
         np.savez(
             out / "amass" / subset / "s0" / "shape.npz", betas=rng.normal(0, 1, 16), gender=np.array("male")
         )
-    for i in range(3):
+    for i, n_frames in enumerate(BEDLAM_ANIMATION_FRAMES):  # lengths differ: file-then-frame sampling matters
         write_amass_motion(
-            out / "bedlam_animations" / f"seq{i:03d}" / "motion.npz", gender="neutral", seed=100 + i
+            out / "bedlam_animations" / f"seq{i:03d}" / "motion.npz",
+            n_frames=n_frames,
+            gender="neutral",
+            seed=100 + i,
         )
     for split, n in (("train", 24), ("validation", 12), ("test", 24)):
         for j in range(n):
