@@ -15,6 +15,8 @@ from PIL import Image
 from e2e_helpers import BIN, TINY_DEMO, make_workdir, run
 from vqhps import pipeline
 from vqhps.io.shards import ShardSet, load_vertices
+from vqhps.released_rows import METHOD_NAME
+from vqhps.tables import read_table_csv
 from vqhps.testing.realdata_fixtures import BEDLAM_ANIMATION_FRAMES, write_fixture_root
 
 pytestmark = pytest.mark.slow
@@ -121,6 +123,10 @@ def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_
             f"no measured {test_set} row:\n{tables}"
         )
     assert "paper datasets" in tables and "VQ-HPS (measured)" in tables
+    main_rows = read_table_csv(res / "make_tables/tables/main_table.csv")
+    released = [r for r in main_rows if r["method"] == METHOD_NAME]
+    assert {r["dataset"] for r in released} == {"3dpw", "emdb"}, "the fixture's release files give rows"
+    assert all(r["pve_mm"] is not None for r in released)
     scarce = (res / "make_tables/tables/scarce_table.md").read_text()  # EMDB row: from scarce_emdb
     for test_set in ("3DPW test", "EMDB-1"):
         assert f"| measured | paper datasets | {test_set} |" in scarce, f"no {test_set} row:\n{scarce}"

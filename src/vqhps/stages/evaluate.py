@@ -61,6 +61,13 @@ def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
     return out
 
 
+def _released(ctx: StageContext, n_vertices: int, rescale: float) -> list[tuple]:
+    """The original release as one more model (``vqhps.released_rows``); none without its files."""
+    from vqhps.released_rows import released_models
+
+    return released_models(ctx.params.data_root, n_vertices, rescale, ctx.device, ctx.log)
+
+
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps import evaluation as ev
     from vqhps.data.image_sets import load_image_split
@@ -88,6 +95,8 @@ def run(ctx: StageContext) -> dict[str, float]:
         raise UserError(f"{vq_path} is missing: run `snakemake {vq_path}` (stage train_mesh_vqvae)")
     vqvae = load_mesh_vqvae(vq_path, ctx.device)
     models = _load_models(ctx, len(topology.vertices))
+    # "VQ-HPS (released weights)" when under data_root, on the crops of the experiment's own VQ-HPS
+    models += _released(ctx, len(topology.vertices), models[0][2][1])
     regressor = topology.joint_regressor
     ctx.log(
         f"{len(test)} test images; methods {[m[0].label for m in models] + ['oracle']}; "

@@ -36,6 +36,7 @@ def reported_regimes(regimes: dict, names: tuple[str, ...], source: str | None) 
 
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.evaluation import headline_numbers, measured_rows
+    from vqhps.released_rows import released_table_rows
     from vqhps.tables import build_tables
 
     p, regimes = ctx.section, ctx.params.regimes
@@ -62,6 +63,10 @@ def run(ctx: StageContext) -> dict[str, float]:
                 regimes=shown,
                 protocols=p.protocols,
                 tables=tables,
+            )
+            shown_tables = {n: tables[n] for n in shown}
+            rows += released_table_rows(
+                part, data=p.data, dataset=dataset, tables=shown_tables, protocols=p.protocols
             )
             key = f"{dataset}/" if prefix else ""
             headline |= {key + k: v for k, v in headline_numbers(part, shown, p.protocols).items()}

@@ -286,6 +286,17 @@ def _connection_file(n_out: int, n_in: int) -> np.ndarray:
     return rows
 
 
+def write_connection_files(folder: Path) -> Path:
+    """MeshConvolution-format ``_pool{i}``/``_unpool{i}.npy`` of the medium hierarchy's point counts
+    (6890 -> 1925 -> 400 -> 54), one neighbour per point: the layout, not the real neighbourhoods."""
+    sizes = [6890, 6890, 1925, 1925, 400, 400, 54, 54]
+    folder.mkdir(parents=True, exist_ok=True)
+    for level in range(7):
+        np.save(folder / f"_pool{level}.npy", _connection_file(sizes[level + 1], sizes[level]))
+        np.save(folder / f"_unpool{level}.npy", _connection_file(sizes[level], sizes[level + 1]))
+    return folder
+
+
 BEDLAM_ANIMATION_FRAMES = (4, 9, 20)  # frames of the fixture root's three BEDLAM animation files
 
 
@@ -347,21 +358,16 @@ def write_fixture_root(out: str | os.PathLike, amass_subsets: tuple[str, ...] | 
         write_label_file(out / "bedlam_real" / name, name, with_gender=(i == 0), seed=300 + i)
     import torch
 
+    from vqhps.testing.release_fixtures import write_release_files
+
     (out / "weights").mkdir(parents=True, exist_ok=True)
     torch.save(
         {"final_layer.weight": torch.zeros(17, 48, 1, 1)}, out / "weights" / "pose_hrnet_w48_256x192.pth"
     )
-    sizes = [6890, 6890, 1925, 1925, 400, 400, 54, 54]
-    conn = out / "mesh_connections" / "ConnectionMatrices"
-    conn.mkdir(parents=True, exist_ok=True)
-    for level in range(7):
-        np.save(conn / f"_pool{level}.npy", _connection_file(sizes[level + 1], sizes[level]))
-        np.save(conn / f"_unpool{level}.npy", _connection_file(sizes[level], sizes[level + 1]))
-    released = out / "released"  # release-format stand-ins (the check reads the container, not the weights)
-    released.mkdir(parents=True, exist_ok=True)
-    for name in ("mesh_vqvae_54", "vqhps_hrnet"):
-        torch.save({"model": {}, "epoch": 0, "loss": 0.0}, released / name)
-    np.save(released / "tpose.npy", np.zeros((1, 6890, 3)))
+    conn = write_connection_files(out / "mesh_connections" / "ConnectionMatrices")
+    # Random weights in the release format (key set built from the project's models on these connections):
+    # `python -m vqhps.released` accepts them, so evaluate's "VQ-HPS (released weights)" rows run here too.
+    write_release_files(out / "released", conn, seed=0)
     return {"amass": {"subsets": list(subsets)}}
 
 
