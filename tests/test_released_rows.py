@@ -12,8 +12,9 @@ import torch
 import yaml
 
 from vqhps.cli import UserError
+from vqhps.evaluation import MethodSpec
 from vqhps.protocols import PROTOCOLS
-from vqhps.released_rows import METHOD_NAME, SPEC, release_paths, released_models
+from vqhps.released_rows import METHOD_NAME, SPEC, release_paths, released_models, released_subset
 from vqhps.stages import make_tables
 from vqhps.tables import read_table_csv
 from vqhps.testing.realdata_fixtures import write_connection_files
@@ -114,3 +115,10 @@ def test_make_tables_puts_the_released_rows_in_the_main_table(tmp_path):
     assert METHOD_NAME in (tables / "main_table.md").read_text()
     scarce = read_table_csv(tables / "scarce_table.csv")
     assert not any(r["method"] == METHOD_NAME for r in scarce), "the release was trained on the full mixture"
+
+
+def test_release_subset_takes_the_first_images_of_each_source_and_only_for_the_release():
+    samples = [{"source": s} for s in ("3dpw", "3dpw", "emdb1", "3dpw", "emdb1", "emdb1")]
+    assert released_subset(SPEC, samples, 2) == [0, 1, 2, 4]
+    assert released_subset(SPEC, samples, -1) is None
+    assert released_subset(MethodSpec("vqhps", "full"), samples, 1) is None

@@ -391,12 +391,15 @@ class EvaluateParams:
     overlay_samples: int  # test images on the overlay sheet (predicted mesh beside the GT)
     overlay_size: int  # crop side of the overlay sheet, px (independent of the models' crop size)
     histogram_bins: int  # bins of the per-sample error histograms
+    released_max_per_source: int = -1  # released-weights rows: first N test images of each source (-1 = all)
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "overlay_samples", "overlay_size", "histogram_bins")
         _check_protocols(self.protocols)
-        if self.max_test_images == 0 or self.max_test_images < -1:
-            raise ConfigError(f"max_test_images: must be > 0 or -1 (all), got {self.max_test_images}")
+        for name in ("max_test_images", "released_max_per_source"):
+            value = getattr(self, name)
+            if value == 0 or value < -1:
+                raise ConfigError(f"{name}: must be > 0 or -1 (all), got {value}")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ from pathlib import Path
 from vqhps.cli import UserError
 from vqhps.evaluation import MethodSpec
 
-__all__ = ["METHOD_NAME", "SPEC", "release_paths", "released_models", "released_table_rows"]
+__all__ = [
+    "METHOD_NAME", "SPEC", "release_paths", "released_models", "released_subset", "released_table_rows",
+]  # fmt: skip
 
 METHOD_NAME = "VQ-HPS (released weights)"
 SPEC = MethodSpec("vqhps", "released")  # metrics.json prefix: vqhps_released/
@@ -95,6 +97,24 @@ def released_models(
         trained = load_vqhps(Path(tmp) / "train_vqhps" / "model.pt", device)
     log(f"released weights: {paths['vqhps_hrnet']} converted; evaluated as '{METHOD_NAME}'")
     return [(SPEC, vqhps_predictor(trained), (released.CROP_SIZE, float(bbox_rescale)), trained)]
+
+
+def released_subset(spec: MethodSpec, samples: Sequence[Mapping], max_per_source: int) -> list[int] | None:
+    """Test-set indices the release is evaluated on: the first ``max_per_source`` of each source, in order;
+    None (every image) for the other models or when ``max_per_source`` is -1.
+
+    Two HRNet-W48 backbones cost ~30 GFLOPs per image: on CPU (the fixture run) a few images show the path.
+    """
+    if spec != SPEC or max_per_source < 0:
+        return None
+    taken: dict[str, int] = {}
+    keep = []
+    for i, sample in enumerate(samples):
+        source = str(sample["source"])
+        if taken.get(source, 0) < max_per_source:
+            keep.append(i)
+            taken[source] = taken.get(source, 0) + 1
+    return keep
 
 
 def released_table_rows(

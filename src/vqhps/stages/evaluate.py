@@ -18,12 +18,16 @@ from vqhps.cli import StageContext, UserError, stage_main
 STAGE = "evaluate"
 
 
-def _loader(samples: list[dict], crop_size: int, bbox_rescale: float, batch_size: int, device: str):
-    from torch.utils.data import DataLoader
+def _loader(
+    samples: list[dict], crop_size: int, bbox_rescale: float, batch_size: int, device: str, rows=None
+):
+    from torch.utils.data import DataLoader, Subset
 
     from vqhps.data.image_dataset import CropConfig, ImageCropDataset
 
     dataset = ImageCropDataset(samples, CropConfig(size=crop_size, bbox_rescale=bbox_rescale, augment=False))
+    if rows is not None:  # a subset keeps each item's index in ``samples``
+        dataset = Subset(dataset, rows)
     # Decoding a few hundred small JPEGs is cheap next to the forward passes: no worker processes on CPU,
     # where they would only compete with torch's threads.
     workers = 4 if device.startswith("cuda") else 0
@@ -73,6 +77,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.data.image_sets import load_image_split
     from vqhps.io.shards import read_template
     from vqhps.models.pretrained import load_mesh_vqvae
+    from vqhps.released_rows import released_subset
 
     p = ctx.section
     images, meshes = ctx.input("{images}/images"), ctx.input("{images}/meshes")
@@ -104,7 +109,8 @@ def run(ctx: StageContext) -> dict[str, float]:
     )
     results = []
     for spec, predict, (crop, rescale), _ in models:
-        loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
+        rows = released_subset(spec, test.samples, p.released_max_per_source)  # None: every test image
+        loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device, rows)
         keep = p.overlay_samples if spec.label == models[0][0].label else 0  # VQ-HPS, first regime
         results.append(ev.evaluate_method(spec, predict, loader, regressor, p.protocols, ctx.device, keep))
     crop, rescale = models[0][2]  # the oracle sees no image: any crop will do
