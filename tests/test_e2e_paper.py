@@ -16,8 +16,9 @@ from PIL import Image
 from e2e_helpers import BIN, TINY_DEMO, make_workdir, run
 from vqhps import pipeline
 from vqhps.io.shards import ShardSet, load_vertices
+from vqhps.released_rows import METHOD_NAME
 from vqhps.tables import read_table_csv
-from vqhps.testing.realdata_fixtures import write_fixture_root
+from vqhps.testing.realdata_fixtures import BEDLAM_ANIMATION_FRAMES, write_fixture_root
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +65,7 @@ def paper_params(repo, data_root) -> dict:
     tiny_images = {"backbone": "small_cnn", "pretrained": None, "shared_backbone": True}
     for stage in ("train_mesh_vqvae", "tokenize_meshes", "train_vqhps", "train_baseline", "evaluate"):
         paper[stage].update(TINY_DEMO[stage])
+    paper["evaluate"]["released_max_per_source"] = 1  # the fixture release: two CPU HRNet-W48 runs, not 25
     for stage in ("train_vqhps", "train_baseline"):
         paper[stage].update(tiny_images)
         paper[stage]["augment"].update(
@@ -81,7 +83,7 @@ def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_
     res = work / "results/paper"
 
     meshes = ShardSet(res / "prepare_meshes/shards", "meshes")
-    assert meshes.num_rows("train") == 3  # 3 BEDLAM animation files, 1 frame each
+    assert meshes.num_rows("train") == sum(BEDLAM_ANIMATION_FRAMES)  # every frame of the 3 animation files
     assert meshes.num_rows("val") > 0 and meshes.num_rows("test") > 0  # 3DPW people
     assert np.abs(load_vertices(meshes, "val").mean(1).numpy()).max() < 1e-5
 
@@ -123,8 +125,16 @@ def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_
             f"no measured {test_set} row:\n{tables}"
         )
     assert "paper datasets" in tables and "VQ-HPS (measured)" in tables
+    main_rows = read_table_csv(res / "make_tables/tables/main_table.csv")
+    released = [r for r in main_rows if r["method"] == METHOD_NAME]
+    assert {r["dataset"] for r in released} == {"3dpw", "emdb"}, "the fixture's release files give rows"
+    assert all(r["pve_mm"] is not None for r in released)
     # the emdb protocol on EMDB-1 only; every measured cell with its interval; counts beside the numbers
-    rows = [r for r in read_table_csv(res / "make_tables/tables/main_table.csv") if r["origin"] == "measured"]
+    rows = [
+        r
+        for r in read_table_csv(res / "make_tables/tables/main_table.csv")
+        if r["origin"] == "measured" and r["method"] != METHOD_NAME
+    ]
     assert {r["protocol"] for r in rows if r["dataset"] == "emdb"} == {"vqhps", "standard", "emdb"}
     assert {r["protocol"] for r in rows if r["dataset"] == "3dpw"} == {"vqhps", "standard"}
     assert {r["n_frames"] for r in rows if r["dataset"] == "emdb"} == {17.0}

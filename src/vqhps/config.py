@@ -60,14 +60,14 @@ class PrepareMeshesParams:
     # Paper-only keys (defaults keep the demo section valid): where meshes come from and how they are built.
     source: Literal["synthetic", "bedlam_animations", "amass"] = "synthetic"  # synthetic: make_synthetic
     amass_subsets: tuple[str, ...] = ()  # source amass: subset folders under <data_root>/amass; () = all
-    frames_per_file: int = 1  # motion sources: seeded random frames drawn per motion file
+    frame_stride: int = 1  # motion sources: store every k-th frame of every motion file (1 = every frame)
     num_betas: int = 10  # motion sources: betas used (10 as the paper, up to 16 for SMPL-H files)
     eval_meshes: Literal["none", "3dpw"] = "none"  # 3dpw: val/test = canonical meshes of 3DPW val/test people
     eval_frame_stride: int = 1  # eval_meshes 3dpw: keep every k-th frame of each sequence (1 = all)
 
     def __post_init__(self) -> None:
         _positive(self, "shard_size", "row_group_size")
-        _positive(self, "frames_per_file", "eval_frame_stride")
+        _positive(self, "frame_stride", "eval_frame_stride")
         if not 1 <= self.num_betas <= 16:
             raise ConfigError(f"num_betas: {self.num_betas} is outside 1..16 (SMPL-H files hold 16 betas)")
         if self.source == "synthetic" and (self.eval_meshes != "none" or self.amass_subsets):
@@ -427,14 +427,17 @@ class EvaluateParams:
     overlay_size: int  # crop side of the overlay sheet, px (independent of the models' crop size)
     histogram_bins: int  # bins of the per-sample error histograms
     bootstrap_samples: int = 1000  # replicates of the 95 % bootstrap over test sequences
+    released_max_per_source: int = -1  # released-weights rows: first N test images of each source (-1 = all)
 
     def __post_init__(self) -> None:
         _positive(
             self, "batch_size", "overlay_samples", "overlay_size", "histogram_bins", "bootstrap_samples"
         )
         _check_protocols(self.protocols)
-        if self.max_test_images == 0 or self.max_test_images < -1:
-            raise ConfigError(f"max_test_images: must be > 0 or -1 (all), got {self.max_test_images}")
+        for name in ("max_test_images", "released_max_per_source"):
+            value = getattr(self, name)
+            if value == 0 or value < -1:
+                raise ConfigError(f"{name}: must be > 0 or -1 (all), got {value}")
 
 
 @dataclass(frozen=True)

@@ -79,8 +79,9 @@ _MODEL_STAGES = (
             f"train_vqhps/{EACH_REGIME}/curves.csv",
             f"train_baseline/{EACH_REGIME}/model.pt",
             f"train_baseline/{EACH_REGIME}/curves.csv",
+            "check_data/record.json",  # lists the released weights when under data_root (released_rows)
         ),
-        extra_params=("regimes",),
+        extra_params=("regimes", "data_root"),
     ),
     Stage("make_tables", outs=("tables/",), deps=("evaluate/metrics.json",), extra_params=("regimes",)),
 )

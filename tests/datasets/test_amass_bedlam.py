@@ -24,9 +24,10 @@ def test_motion_files_skip_shape_and_gender_bytes(tmp_path):
     assert (
         m.gender == "male" and m.poses.shape == (5, 156) and m.betas.shape == (16,) and m.framerate == 120.0
     )
-    sample = amass.sample_frames(files, frames_per_file=3, seed=1)
+    sample = amass.strided_frames(files, frame_stride=2)  # 5 frames each: 0, 2, 4
     assert sample["pose_body"].shape == (6, 63) and list(sample["gender"]) == ["male"] * 3 + ["female"] * 3
-    assert np.allclose(sample["pose_body"][0], m.poses[sample["frame"][0], 3:66])
+    assert list(sample["frame"]) == [0, 2, 4, 0, 2, 4] and list(sample["file"]) == [0, 0, 0, 1, 1, 1]
+    assert np.array_equal(sample["pose_body"][:3], m.poses[[0, 2, 4], 3:66])
 
 
 def test_motion_with_pickled_payload_refused(tmp_path):

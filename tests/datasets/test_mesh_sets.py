@@ -1,9 +1,10 @@
-"""Mesh-VQ-VAE meshes of the paper: seeded motion frames per file, per-file splits, genders, 3DPW val/test."""
+"""Mesh-VQ-VAE meshes of the paper: every k-th frame of each motion file, per-file splits, 3DPW val/test."""
 
 import numpy as np
 import pytest
 import torch
 
+from vqhps.data.motion_sampler import FileFrameSampler, motion_row_id
 from vqhps.datasets import amass, mesh_sets
 
 
@@ -12,34 +13,30 @@ def smplh(mini_root):
     return mesh_sets.load_models(mini_root, "smplh")
 
 
-def test_motion_rows_gender_per_file_and_seed(mini_root):
-    rows = mesh_sets.motion_mesh_rows(
-        mini_root, "bedlam_animations", (), 2, {"train": 1, "val": 0, "test": 0}, 5
-    )
+def test_motion_rows_keep_every_kth_frame_of_every_file(mini_root):
+    everything = {"train": 1, "val": 0, "test": 0}
+    rows = mesh_sets.motion_mesh_rows(mini_root, "bedlam_animations", (), 4, everything, 5)
+    files = amass.motion_files(mini_root / "bedlam_animations")
     assert len(rows) == 6 and set(rows.split) == {"train"} and set(rows.source) == {"bedlam_animations"}
     assert list(rows.gender) == ["male", "male", "female", "female", "neutral", "neutral"]  # b"male" too
-    files = amass.motion_files(mini_root / "bedlam_animations")
-    motion = amass.load_motion(files[1])
-    assert any(np.allclose(rows.pose_body[2], motion.poses[t, 3:66]) for t in range(len(motion.poses)))
-    again = mesh_sets.motion_mesh_rows(
-        mini_root, "bedlam_animations", (), 2, {"train": 1, "val": 0, "test": 0}, 5
-    )
-    other = mesh_sets.motion_mesh_rows(
-        mini_root, "bedlam_animations", (), 2, {"train": 1, "val": 0, "test": 0}, 6
-    )
-    assert np.array_equal(rows.pose_body, again.pose_body) and not np.array_equal(
-        rows.pose_body, other.pose_body
-    )
+    for i, f in enumerate(files):  # 6 frames each: the stored frames are 0 and 4, in file order
+        motion = amass.load_motion(f)
+        assert np.array_equal(rows.pose_body[2 * i : 2 * i + 2], motion.poses[[0, 4], 3:66])
+        assert list(rows.id[2 * i : 2 * i + 2]) == [motion_row_id("bedlam_animations", i, t) for t in (0, 4)]
+    every = mesh_sets.motion_mesh_rows(mini_root, "bedlam_animations", (), 1, everything, 5)
+    assert len(every) == 18 and len(set(every.id)) == 18
+    assert np.array_equal(every.pose_body[[0, 4, 6, 10, 12, 16]], rows.pose_body)
+    assert FileFrameSampler(every.id).n_files == 3, "the ids name each row's file"
 
 
 def test_amass_subsets_sources_and_per_file_split(mini_root):
-    rows = mesh_sets.motion_mesh_rows(mini_root, "amass", (), 3, {"train": 0.5, "val": 0.5, "test": 0}, 0)
+    rows = mesh_sets.motion_mesh_rows(mini_root, "amass", (), 2, {"train": 0.5, "val": 0.5, "test": 0}, 0)
     assert sorted(set(rows.source)) == ["amass/CMU", "amass/KIT"] and len(rows) == 6  # shape.npz skipped
     for src in ("amass/CMU", "amass/KIT"):
         assert len(set(rows.split[rows.source == src])) == 1, "all frames of a file share its split"
     assert sorted(set(rows.split)) == ["train", "val"]
     only = mesh_sets.motion_mesh_rows(mini_root, "amass", ("KIT",), 1, {"train": 1, "val": 0, "test": 0}, 0)
-    assert list(only.source) == ["amass/KIT"]
+    assert list(only.source) == ["amass/KIT"] * 5  # every frame of its one file
     with pytest.raises(FileNotFoundError, match="no motion"):
         mesh_sets.motion_mesh_rows(mini_root, "amass", ("SFU",), 1, {"train": 1, "val": 0, "test": 0}, 0)
 

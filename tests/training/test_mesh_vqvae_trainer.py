@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 from meshes import icosphere  # noqa: E402
 
 from vqhps.checkpoint import load_checkpoint  # noqa: E402
+from vqhps.data.motion_sampler import FileFrameSampler, motion_row_id  # noqa: E402
 from vqhps.models.mesh_hierarchy import HierarchySettings, MeshHierarchy, build_hierarchy  # noqa: E402
 from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig  # noqa: E402
 from vqhps.models.pretrained import load_mesh_vqvae
@@ -80,6 +81,45 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, data, schedule):
     rebuilt = load_mesh_vqvae(tmp_path / "b.pt")
     assert rebuilt.n_tokens == h.n_tokens and rebuilt.codebook_size == CONFIG.codebook_size
     assert torch.equal(rebuilt.encode_indices(val), resumed.eval().encode_indices(val))
+
+
+class _Recording(FileFrameSampler):
+    """The file-then-frame sampler, recording the rows of every batch it draws."""
+
+    def __init__(self, ids):
+        super().__init__(ids)
+        self.batches: list[list[int]] = []
+
+    def draw(self, n, generator):
+        rows = super().draw(n, generator)
+        self.batches.append(rows.tolist())
+        return rows
+
+
+def test_batches_drawn_file_then_frame_and_resumed_on_the_same_draws(tmp_path, data):
+    h, train, val = data
+    ids = [motion_row_id("amass", 0, t) for t in range(14)] + [motion_row_id("amass", 1, t) for t in (0, 1)]
+    settings = TrainSettings(steps=4, batch_size=8, lr=1e-3, val_every=2, ckpt_every=2, seed=5)
+    full = _Recording(ids)
+    train_mesh_vqvae(_model(h), train, val, settings, tmp_path / "a.pt", rows=full)
+    g = torch.Generator().manual_seed(settings.seed)
+    expected = [FileFrameSampler(ids).draw(8, g).tolist() for _ in range(4)]
+    assert full.batches == expected
+    drawn = np.concatenate(full.batches)
+    assert np.mean(drawn >= 14) > 0.25, "the 2-frame file weighs as much as the 14-frame one, not 1/8"
+
+    def kill_at_4(metrics, step):
+        if step == 4:
+            raise _Killed
+
+    first = _Recording(ids)
+    with pytest.raises(_Killed):
+        train_mesh_vqvae(_model(h), train, val, settings, tmp_path / "b.pt", log=kill_at_4, rows=first)
+    second = _Recording(ids)
+    train_mesh_vqvae(_model(h), train, val, settings, tmp_path / "b.pt", rows=second)
+    assert first.batches[:2] + second.batches == expected
+    with pytest.raises(ValueError, match="covers 3 rows"):
+        train_mesh_vqvae(_model(h), train, val, settings, tmp_path / "c.pt", rows=FileFrameSampler(ids[:3]))
 
 
 def test_lr_schedules():

@@ -286,9 +286,10 @@ def released_weights() -> Manifest:
         "12651812, linked from https://github.com/g-fiche/VQ-HPS)",
         folder="released",
         optional=True,
-        how="copy the three files here under these names; they also need j_regressor_h36m and "
-        "mesh_connections; convert with `python -m vqhps.released` (README)",
-        breaks="only evaluating the original's released weights",
+        how="copy the three files here under these names; with j_regressor_h36m and mesh_connections also "
+        "present, evaluate adds 'VQ-HPS (released weights)' rows (converted on the fly; standalone: "
+        "`python -m vqhps.released`, README)",
+        breaks="only the 'VQ-HPS (released weights)' rows of the paper's tables",
         items=(
             Item("mesh_vqvae_54", "released Mesh-VQ-VAE", validate=torch_checkpoint),
             Item("vqhps_hrnet", "released VQ-HPS (HRNet-W48)", validate=torch_checkpoint),

@@ -12,7 +12,7 @@ from vqhps.body.smpl import check_gender
 from vqhps.io.errors import DataFileError, MissingFieldError, check_shape
 from vqhps.io.safe_pickle import load_npz
 
-__all__ = ["Motion", "motion_files", "load_motion", "sample_frames"]
+__all__ = ["Motion", "motion_files", "load_motion", "strided_frames"]
 
 
 @dataclass(frozen=True)
@@ -83,30 +83,39 @@ def load_motion(path: str | os.PathLike) -> Motion:
     )
 
 
-def sample_frames(files: list[Path], frames_per_file: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
-    """Uniformly random frames from each motion file (Mesh-VQ-VAE: one random frame per file per epoch).
+def strided_frames(files: list[Path], frame_stride: int = 1) -> dict[str, np.ndarray]:
+    """Every ``frame_stride``-th frame (0, k, 2k, ...) of each motion file, files in the given order.
+
+    The reader samples file-then-frame over these (``vqhps.data.motion_sampler``), as Mesh-VQ-VAE draws a
+    random frame of a random file at every access; ``frame_stride`` 1 keeps every frame it could draw.
 
     Returns:
-        dict with ``betas`` (M, 16) float32, ``pose_body`` (M, 63) float32, ``gender`` (M,) str,
-        ``source`` (M,) str file path, ``frame`` (M,) int64; M = len(files) * frames_per_file.
-        Root orientation is dropped: the meshes are canonical (reference §1.4).
+        dict with ``betas`` (M, B) float32, ``pose_body`` (M, 63) float32, ``gender`` (M,) str,
+        ``source`` (M,) str file path, ``file`` (M,) int64 index into ``files``, ``frame`` (M,) int64;
+        M = sum over files of ceil(frames / frame_stride). Root orientation is dropped: the meshes are
+        canonical (reference §1.4).
     """
-    rng = np.random.default_rng(seed)
-    betas, poses, genders, sources, frames = [], [], [], [], []
-    for f in files:
-        m = load_motion(f)
-        picks = rng.integers(0, len(m.poses), frames_per_file)
-        betas.append(np.repeat(m.betas[None], frames_per_file, axis=0))
-        poses.append(m.poses[picks, 3:66])
-        genders += [m.gender] * frames_per_file
-        sources += [str(f)] * frames_per_file
-        frames.append(picks)
+    if frame_stride < 1:
+        raise ValueError(f"frame_stride: must be >= 1, got {frame_stride}")
     if not files:
         raise FileNotFoundError("no motion files given")
+    betas, poses, genders, sources, file_ids, frames = [], [], [], [], [], []
+    for i, f in enumerate(files):
+        m = load_motion(f)
+        picks = np.arange(0, len(m.poses), frame_stride)
+        betas.append(np.repeat(m.betas[None], len(picks), axis=0))
+        poses.append(m.poses[picks, 3:66])
+        genders += [m.gender] * len(picks)
+        sources += [str(f)] * len(picks)
+        file_ids.append(np.full(len(picks), i, dtype=np.int64))
+        frames.append(picks)
+    widest = max(b.shape[1] for b in betas)  # files may hold 10 or 16 betas: pad the short ones with zeros
+    betas = [np.pad(b, ((0, 0), (0, widest - b.shape[1]))) for b in betas]
     return {
         "betas": np.concatenate(betas),
         "pose_body": np.concatenate(poses),
         "gender": np.array(genders),
         "source": np.array(sources),
+        "file": np.concatenate(file_ids),
         "frame": np.concatenate(frames).astype(np.int64),
     }

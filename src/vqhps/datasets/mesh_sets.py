@@ -18,6 +18,7 @@ from vqhps.body.smpl import (
     smpl_model_path,
     smplh_model_path,
 )
+from vqhps.data.motion_sampler import motion_row_id
 from vqhps.data.splits import assign_splits
 from vqhps.datasets import amass, threedpw
 from vqhps.datasets.layout import missing_folder_message
@@ -149,33 +150,36 @@ def motion_mesh_rows(
     data_root: str | os.PathLike,
     source: str,
     subsets: tuple[str, ...],
-    frames_per_file: int,
+    frame_stride: int,
     split_fractions: dict[str, float],
     seed: int,
 ) -> MeshRows:
-    """Seeded frames of every motion file (Mesh-VQ-VAE's training meshes, reference §1.4).
+    """Every ``frame_stride``-th frame of every motion file (Mesh-VQ-VAE's training meshes, reference §1.4).
 
-    Splits are assigned per motion file (all frames of a file share a split), so no motion leaks from train
-    into val/test. Root orientation and hands are dropped later (canonical, flat hands).
+    Row ids are ``motion_row_id(source, file, frame)``: the tokenizer's reader groups rows by file from
+    them and samples file-then-frame as the original. Splits are assigned per motion file (all frames of a
+    file share a split), so no motion leaks from train into val/test. Root orientation and hands are
+    dropped later (canonical, flat hands).
 
     Args:
         source: "bedlam_animations" or "amass".
         subsets: AMASS subset folders to use (empty = every file under the folder).
-        frames_per_file: random frames drawn per file (with replacement, like the original sampler).
+        frame_stride: keep frames 0, k, 2k, ... of each file (1 = every frame).
         split_fractions: train/val/test fractions of the motion files.
-        seed: seeds the frame draw and the file split.
+        seed: seeds the file split.
     """
     folder = Path(data_root) / MOTION_FOLDERS[source]
     files = amass.motion_files(folder, list(subsets) or None)
     if not files:
         what = f"no motion *.npz under {folder} (subsets: {list(subsets) or 'all'})"
         raise FileNotFoundError(missing_folder_message(folder, what))
-    frames = amass.sample_frames(files, frames_per_file, seed=seed)
+    frames = amass.strided_frames(files, frame_stride)
     file_split = assign_splits(len(files), split_fractions, seed + 1)
-    per_file = np.repeat(np.arange(len(files)), frames_per_file)
+    per_file = frames["file"]
     names = [source if source != "amass" else f"amass/{Path(f).relative_to(folder).parts[0]}" for f in files]
+    ids = [motion_row_id(source, int(f), int(t)) for f, t in zip(per_file, frames["frame"], strict=True)]
     return MeshRows(
-        id=np.array([f"{source}-{i:07d}" for i in range(len(per_file))]),
+        id=np.array(ids),
         source=np.array(names)[per_file],
         split=file_split[per_file].astype(str),
         betas=frames["betas"],

@@ -24,12 +24,16 @@ from vqhps.cli import StageContext, UserError, stage_main
 STAGE = "evaluate"
 
 
-def _loader(samples: list[dict], crop_size: int, bbox_rescale: float, batch_size: int, device: str):
-    from torch.utils.data import DataLoader
+def _loader(
+    samples: list[dict], crop_size: int, bbox_rescale: float, batch_size: int, device: str, rows=None
+):
+    from torch.utils.data import DataLoader, Subset
 
     from vqhps.data.image_dataset import CropConfig, ImageCropDataset
 
     dataset = ImageCropDataset(samples, CropConfig(size=crop_size, bbox_rescale=bbox_rescale, augment=False))
+    if rows is not None:  # a subset keeps each item's index in ``samples``
+        dataset = Subset(dataset, rows)
     # Decoding a few hundred small JPEGs is cheap next to the forward passes: no worker processes on CPU,
     # where they would only compete with torch's threads.
     workers = 4 if device.startswith("cuda") else 0
@@ -78,11 +82,19 @@ def _constant_result(ctx: StageContext, loader, regressor):
     return ev.evaluate_method(spec, predict, loader, regressor, ctx.section.protocols, ctx.device)
 
 
+def _released(ctx: StageContext, n_vertices: int, rescale: float) -> list[tuple]:
+    """The original release as one more model (``vqhps.released_rows``); none without its files."""
+    from vqhps.released_rows import released_models
+
+    return released_models(ctx.params.data_root, n_vertices, rescale, ctx.device, ctx.log)
+
+
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps import evaluation as ev
     from vqhps.data.image_sets import load_image_split
     from vqhps.io.shards import read_template
     from vqhps.models.pretrained import load_mesh_vqvae
+    from vqhps.released_rows import released_subset
 
     p = ctx.section
     images, meshes = ctx.input("{images}/images"), ctx.input("{images}/meshes")
@@ -106,16 +118,20 @@ def run(ctx: StageContext) -> dict[str, float]:
     vqvae = load_mesh_vqvae(vq_path, ctx.device)
     models = _load_models(ctx, len(topology.vertices))
     regressor = _regressors(ctx, topology.joint_regressor)
+    # "VQ-HPS (released weights)" when under data_root, on the crops of the experiment's own VQ-HPS
+    models += _released(ctx, len(topology.vertices), models[0][2][1])
     ctx.log(
         f"{len(test)} test images; methods {[m[0].label for m in models] + ['oracle']}; "
         f"protocols {list(p.protocols)}"
     )
     results = []
     for spec, predict, (crop, rescale), _ in models:
-        loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
+        rows = released_subset(spec, test.samples, p.released_max_per_source)  # None: every test image
+        loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device, rows)
         keep = p.overlay_samples if spec.label == models[0][0].label else 0  # VQ-HPS, first regime
         results.append(ev.evaluate_method(spec, predict, loader, regressor, p.protocols, ctx.device, keep))
-        ev.check_every_frame_once(results[-1], len(test))
+        if rows is None:  # the release may be measured on a subset (evaluate.released_max_per_source)
+            ev.check_every_frame_once(results[-1], len(test))
     crop, rescale = models[0][2]  # the oracle sees no image: any crop will do
     loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
     results.append(

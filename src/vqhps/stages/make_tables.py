@@ -50,6 +50,7 @@ def shown_protocols(protocols: tuple[str, ...], source: str | None) -> list[str]
 
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.measured_rows import headline_numbers, measured_rows
+    from vqhps.released_rows import released_table_rows
     from vqhps.tables import build_tables
 
     p, regimes = ctx.section, ctx.params.regimes
@@ -77,6 +78,10 @@ def run(ctx: StageContext) -> dict[str, float]:
                 regimes=shown,
                 protocols=protocols,
                 tables=tables,
+            )
+            shown_tables = {n: tables[n] for n in shown}
+            rows += released_table_rows(
+                part, data=p.data, dataset=dataset, tables=shown_tables, protocols=protocols
             )
             key = f"{dataset}/" if prefix else ""
             headline |= {key + k: v for k, v in headline_numbers(part, shown, protocols).items()}

@@ -2,8 +2,9 @@
 
 ``source: synthetic`` (demo) reads the generated meshes (``make_synthetic/meshes``) and assigns splits with a
 seeded permutation. ``source: bedlam_animations | amass`` (paper) builds canonical, centred, gendered SMPL-H
-meshes of seeded frames of every motion file under ``data_root`` (split per file by ``split_fractions``)
-and, with ``eval_meshes: 3dpw``, adds the 3DPW validation/test people as val/test (reference §1.4).
+meshes of every ``frame_stride``-th frame of every motion file under ``data_root`` (split per file by
+``split_fractions``; row ids name file and frame, so train_mesh_vqvae samples file-then-frame) and, with
+``eval_meshes: 3dpw``, adds the 3DPW validation/test people as val/test (reference §1.4).
 Writes the mesh shard set ``shards/`` (schema in ``vqhps.io.schemas``; topology recorded once in
 ``shards/template.npz``). The folder appears only when complete.
 """
@@ -41,7 +42,7 @@ def _from_motions(ctx: StageContext) -> dict[str, float]:
     try:
         rows = [
             mesh_sets.motion_mesh_rows(
-                root, p.source, p.amass_subsets, p.frames_per_file, dict(p.split_fractions), seed
+                root, p.source, p.amass_subsets, p.frame_stride, dict(p.split_fractions), seed
             )
         ]
         if p.eval_meshes == "3dpw":

@@ -1,7 +1,8 @@
 """Stage train_mesh_vqvae: the Mesh-VQ-VAE tokenizer on the canonical meshes of prepare_meshes.
 
-Builds the pooling hierarchy from the shards' template, trains with loss = mean per-vertex
-Euclidean distance + commitment (Adam), validates every ``val_every`` steps (curves to MLflow
+Builds the pooling hierarchy from the shards' template, draws each batch file-then-frame (a uniform
+motion file, a uniform stored frame of it; the demo's rows are their own files), trains with loss =
+mean per-vertex Euclidean distance + commitment (Adam), validates every ``val_every`` steps (curves to MLflow
 and ``curves.csv``), and writes the self-describing checkpoint ``model.pt`` (weights, model config,
 hierarchy, params, step). A killed run resumes from ``work/last.pt`` when re-run with the same
 params. ``metrics.json``: val/test PVE and PA-PVE (mm), perplexity, codes in use.
@@ -25,6 +26,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     import torch
 
     from vqhps.checkpoint import load_checkpoint
+    from vqhps.data.motion_sampler import FileFrameSampler
     from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy, default_cache_dir
     from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
     from vqhps.training.mesh_vqvae_trainer import TrainSettings, evaluate_reconstruction, train_mesh_vqvae
@@ -67,7 +69,12 @@ def run(ctx: StageContext) -> dict[str, float]:
     )
     params = ctx.run_params()
     work = ctx.work_checkpoint()
-    train_mesh_vqvae(model, train, val, settings, work, log=ctx.log_curve, device=ctx.device, params=params)
+    rows = FileFrameSampler(shards.read("train", ["id"]).column("id").to_pylist())  # same order as `train`
+    ctx.log(f"training meshes: {rows.n_rows} rows of {rows.n_files} motions, drawn file-then-frame")
+    ctx.tracker.log_metrics({"n_train_meshes": rows.n_rows, "n_train_motions": rows.n_files})
+    train_mesh_vqvae(
+        model, train, val, settings, work, log=ctx.log_curve, device=ctx.device, params=params, rows=rows
+    )
     curves = load_checkpoint(work)["extra"]["history"]  # every validation, also those before a resume
     final = {
         f"val_{k}": v

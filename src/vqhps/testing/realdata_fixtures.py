@@ -286,6 +286,20 @@ def _connection_file(n_out: int, n_in: int) -> np.ndarray:
     return rows
 
 
+def write_connection_files(folder: Path) -> Path:
+    """MeshConvolution-format ``_pool{i}``/``_unpool{i}.npy`` of the medium hierarchy's point counts
+    (6890 -> 1925 -> 400 -> 54), one neighbour per point: the layout, not the real neighbourhoods."""
+    sizes = [6890, 6890, 1925, 1925, 400, 400, 54, 54]
+    folder.mkdir(parents=True, exist_ok=True)
+    for level in range(7):
+        np.save(folder / f"_pool{level}.npy", _connection_file(sizes[level + 1], sizes[level]))
+        np.save(folder / f"_unpool{level}.npy", _connection_file(sizes[level], sizes[level + 1]))
+    return folder
+
+
+BEDLAM_ANIMATION_FRAMES = (4, 9, 20)  # frames of the fixture root's three BEDLAM animation files
+
+
 def write_fixture_root(out: str | os.PathLike, amass_subsets: tuple[str, ...] | None = None) -> dict:
     """Write a data root that passes ``check_datasets`` for every manifest with its default counts.
 
@@ -315,9 +329,12 @@ def write_fixture_root(out: str | os.PathLike, amass_subsets: tuple[str, ...] | 
         np.savez(
             out / "amass" / subset / "s0" / "shape.npz", betas=rng.normal(0, 1, 16), gender=np.array("male")
         )
-    for i in range(3):
+    for i, n_frames in enumerate(BEDLAM_ANIMATION_FRAMES):  # lengths differ: file-then-frame sampling matters
         write_amass_motion(
-            out / "bedlam_animations" / f"seq{i:03d}" / "motion.npz", gender="neutral", seed=100 + i
+            out / "bedlam_animations" / f"seq{i:03d}" / "motion.npz",
+            n_frames=n_frames,
+            gender="neutral",
+            seed=100 + i,
         )
     for split, n in (("train", 24), ("validation", 12), ("test", 24)):
         for j in range(n):
@@ -341,21 +358,16 @@ def write_fixture_root(out: str | os.PathLike, amass_subsets: tuple[str, ...] | 
         write_label_file(out / "bedlam_real" / name, name, with_gender=(i == 0), seed=300 + i)
     import torch
 
+    from vqhps.testing.release_fixtures import write_release_files
+
     (out / "weights").mkdir(parents=True, exist_ok=True)
     torch.save(
         {"final_layer.weight": torch.zeros(17, 48, 1, 1)}, out / "weights" / "pose_hrnet_w48_256x192.pth"
     )
-    sizes = [6890, 6890, 1925, 1925, 400, 400, 54, 54]
-    conn = out / "mesh_connections" / "ConnectionMatrices"
-    conn.mkdir(parents=True, exist_ok=True)
-    for level in range(7):
-        np.save(conn / f"_pool{level}.npy", _connection_file(sizes[level + 1], sizes[level]))
-        np.save(conn / f"_unpool{level}.npy", _connection_file(sizes[level], sizes[level + 1]))
-    released = out / "released"  # release-format stand-ins (the check reads the container, not the weights)
-    released.mkdir(parents=True, exist_ok=True)
-    for name in ("mesh_vqvae_54", "vqhps_hrnet"):
-        torch.save({"model": {}, "epoch": 0, "loss": 0.0}, released / name)
-    np.save(released / "tpose.npy", np.zeros((1, 6890, 3)))
+    conn = write_connection_files(out / "mesh_connections" / "ConnectionMatrices")
+    # Random weights in the release format (key set built from the project's models on these connections):
+    # `python -m vqhps.released` accepts them, so evaluate's "VQ-HPS (released weights)" rows run here too.
+    write_release_files(out / "released", conn, seed=0)
     return {"amass": {"subsets": list(subsets)}}
 
 

@@ -15,6 +15,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from vqhps.data.motion_sampler import FileFrameSampler
 from vqhps.metrics import codebook_perplexity, codebook_usage, pa_pve_mm
 from vqhps.models.mesh_vqvae import MeshVQVAE
 from vqhps.models.pretrained import mesh_vqvae_extra
@@ -30,7 +31,7 @@ class TrainSettings:
 
     Attributes:
         steps: total optimiser steps.
-        batch_size: meshes per step, sampled uniformly with replacement by a seeded generator.
+        batch_size: meshes per step, drawn with replacement by a seeded generator (file-then-frame).
         lr: Adam learning rate.
         val_every: validate (and log) every this many steps, and at the last step.
         ckpt_every: checkpoint every this many steps, and at the last step.
@@ -197,6 +198,7 @@ def train_mesh_vqvae(
     log: LogFn | None = None,
     device: str | torch.device = "cpu",
     params: dict | None = None,
+    rows: FileFrameSampler | None = None,
 ) -> dict[str, float]:
     """Train with loss = mean per-vertex distance + commitment; resume from ``ckpt_path`` if it exists.
 
@@ -213,6 +215,7 @@ def train_mesh_vqvae(
         log: called as ``log(metrics, step)`` at every validation (train_loss, train_pve_mm, val_* metrics).
         device: "cpu" or "cuda" (autocast as ``settings.precision`` says).
         params: run parameters stored in the checkpoint (defaults to ``settings``).
+        rows: draws each batch's rows (file-then-frame from the training ids); None = uniform over rows.
 
     Returns:
         Final metrics: train_loss, val_pve_mm, val_pa_pve_mm, val_perplexity, val_codes_in_use, steps.
@@ -224,6 +227,10 @@ def train_mesh_vqvae(
     ckpt_path = Path(ckpt_path)
     seed_everything(settings.seed)
     sampler = torch.Generator().manual_seed(settings.seed)
+    if rows is None:
+        rows = FileFrameSampler([str(i) for i in range(len(train_vertices))])
+    if rows.n_rows != len(train_vertices):
+        raise ValueError(f"row sampler covers {rows.n_rows} rows, the training set has {len(train_vertices)}")
     model.to(device).train()
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
     step, history = 0, []
@@ -239,7 +246,7 @@ def train_mesh_vqvae(
     bar = tqdm(total=settings.steps, initial=step, desc="train", disable=not sys.stderr.isatty())
     loss_value = float("nan")
     while step < settings.steps:
-        idx = torch.randint(0, len(train_vertices), (settings.batch_size,), generator=sampler)
+        idx = rows.draw(settings.batch_size, sampler)
         batch = train_vertices[idx].to(device, torch.float32)
         with autocast(device, settings.precision):
             out = model(batch)
