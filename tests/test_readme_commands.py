@@ -24,6 +24,7 @@ _POOLER_CLI = (
 )
 _RELEASED = "tests/test_released.py::test_mesh_vqvae_reproduces_the_original_tokens_and_meshes"
 _TINY_RUN = "tests/conftest.py::tiny_demo_run"
+_STUDY = "tests/test_workflow_habits.py::test_snakemake_study_dry_run_plans_every_study_regime"
 _BENCH = "not run: prints throughput figures, minutes each on the 2-core machine"
 
 # README command -> the test (``tests/<file>::<function>``) or CI step that runs it, or ``not run: why``.
@@ -33,6 +34,13 @@ RUN_BY: dict[str, str] = {
     + ", tiny params) and "
     "`python -m vqhps.report` (tests/test_readme_commands.py::test_report_lists_the_demo_outputs)",
     "make test": "ci: .ci/run",
+    "snakemake demo": _TINY_RUN + " (tiny params)",
+    "snakemake paper": "tests/test_e2e_paper.py::test_snakemake_paper_builds_the_image_and_mesh_sets",
+    "snakemake study --cores 2": _STUDY + " (dry run, -n); the full study is not run: ~50 min",
+    "snakemake study": _STUDY + " (dry run, -n)",
+    "python -m vqhps.stages.train_<model> --experiment demo --regime full": (
+        "not run: a template for the two stage commands; tests/stages/test_train_image_stages.py runs both"
+    ),
     "make install": "ci: .ci/run (`make test` installs first)",
     "pip install --no-deps -e .": "ci: .ci/run (`make install` runs it)",
     "conda env create -f environment.yml": "not run: no conda here; tests/test_environment.py keeps its pins",

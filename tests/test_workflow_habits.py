@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -64,3 +65,15 @@ def test_slurm_profile_passes_the_executor_plugins_validation(repo):
     # The README's `snakemake all --profile workflow/profiles/slurm`, dry run (no cluster here).
     out = _snakemake(["all", "-n", "--profile", "workflow/profiles/slurm"], repo)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_snakemake_study_dry_run_plans_every_study_regime(repo):
+    """`snakemake study --cores 2` (README), dry run: both models of every (fraction, seed) regime, then the
+    study's own stage, and nothing of the paper."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())["demo"]["scarce_study"]
+    out = _snakemake(["study", "-n", "--forceall", "--cores", "2"], repo)
+    assert out.returncode == 0, out.stdout + out.stderr
+    regimes = len(params["fractions"]) * len(params["seeds"])
+    for stage, count in (("train_vqhps", regimes), ("train_baseline", regimes), ("scarce_study", 1)):
+        assert re.search(rf"^{stage}\s+{count}$", out.stdout, re.M), out.stdout
+    assert "results/paper" not in out.stdout
