@@ -49,12 +49,12 @@ test-fast: install  ## the suite without the slow end-to-end checks
 	$(PY) -m pytest -q -m "not slow"
 
 lint: install  ## ruff lint and format check
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/ruff format --check src tests benchmarks tools
 
 format: install
-	$(VENV)/bin/ruff format src tests benchmarks
-	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks tools
+	$(VENV)/bin/ruff check --fix src tests benchmarks tools
 
 clean-demo:  ## remove the demo's results (keeps the Anny cache)
 	rm -rf results/demo results/logs/demo

@@ -74,6 +74,11 @@ RUN_BY: dict[str, str] = {
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1": (  # noqa: E501
         "tests/test_e2e_mlflow_ui.py::test_mlflow_ui_as_the_readme_writes_it_serves_the_demo_runs (+ --port)"
     ),
+    "python tools/screenshots.py --store-dir <dir with mlflow.db> --report report.html": (
+        "tests/test_e2e_mlflow_screenshots.py::"
+        "test_mlflow_ui_screenshots_show_every_stage_run_with_commit_and_hardware (the UI views; skipped "
+        "without Chromium); its --report screenshot is not tested (one page load of an existing file)"
+    ),
     "snakemake demo --report report.html": "tests/test_e2e_report.py::"
     "test_snakemake_report_as_typed_holds_tables_plots_and_captions",
     "snakemake all --profile workflow/profiles/slurm": _SLURM + " (dry run, -n)",
