@@ -285,9 +285,13 @@ class BodyModel(nn.Module):
     ) -> BodyOutput:
         """SMPL-H (or SMPL) mesh from root + 21 body joints, hands flat (zero), as Mesh-VQ-VAE builds it.
 
+        With an SMPL model, ``pose_body`` may also be the full (B, 69) pose of joints 1..23 (SMPL's two hand
+        joints 22, 23 included), the ground truth the ``standard`` and ``emdb`` protocols prescribe.
+
         Args:
             betas: (B, L) shape coefficients.
-            pose_body: (B, 63) axis-angle of joints 1..21, radians.
+            pose_body: (B, 3k) axis-angle of joints 1..k, radians: k = 21 (63 values, the body joints) or
+                any k < J; later joints stay zero.
             root_orient: (B, 3) global orientation; None = identity (canonical mesh).
             center: subtract the mean vertex from vertices and joints (reference §1.4).
 
@@ -295,8 +299,14 @@ class BodyModel(nn.Module):
             :class:`BodyOutput`, vertices (B, V, 3) metres.
         """
         batch = pose_body.shape[0]
+        k = pose_body.reshape(batch, -1).shape[1] // 3
+        if pose_body.reshape(batch, -1).shape[1] != 3 * k or not 0 < k < self.num_joints:
+            raise ValueError(
+                f"pose_body has {pose_body.reshape(batch, -1).shape[1]} values; expected 3 per joint for "
+                f"joints 1..k, k < {self.num_joints} (63 = the 21 body joints)"
+            )
         pose = pose_body.new_zeros(batch, self.num_joints, 3)
-        pose[:, 1 : SMPLH_NUM_BODY_JOINTS + 1] = pose_body.reshape(batch, SMPLH_NUM_BODY_JOINTS, 3)
+        pose[:, 1 : k + 1] = pose_body.reshape(batch, k, 3)
         if root_orient is not None:
             pose[:, 0] = root_orient
         out = self.forward(betas, pose)
