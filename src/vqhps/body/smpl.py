@@ -290,8 +290,8 @@ class BodyModel(nn.Module):
 
         Args:
             betas: (B, L) shape coefficients.
-            pose_body: (B, 3k) axis-angle of joints 1..k, radians: k = 21 (63 values, the body joints) or
-                any k < J; later joints stay zero.
+            pose_body: (B, 3k) axis-angle of joints 1..k, radians: k = 21 (63 values, the body joints, later
+                joints zero) or k = J - 1 (every joint but the root: 69 values for SMPL).
             root_orient: (B, 3) global orientation; None = identity (canonical mesh).
             center: subtract the mean vertex from vertices and joints (reference §1.4).
 
@@ -299,11 +299,12 @@ class BodyModel(nn.Module):
             :class:`BodyOutput`, vertices (B, V, 3) metres.
         """
         batch = pose_body.shape[0]
-        k = pose_body.reshape(batch, -1).shape[1] // 3
-        if pose_body.reshape(batch, -1).shape[1] != 3 * k or not 0 < k < self.num_joints:
+        values = pose_body.reshape(batch, -1).shape[1]
+        k = values // 3
+        if values != 3 * k or k not in (SMPLH_NUM_BODY_JOINTS, self.num_joints - 1):
             raise ValueError(
-                f"pose_body has {pose_body.reshape(batch, -1).shape[1]} values; expected 3 per joint for "
-                f"joints 1..k, k < {self.num_joints} (63 = the 21 body joints)"
+                f"pose_body has {values} values; expected 63 (the 21 body "
+                f"joints) or {3 * (self.num_joints - 1)} (every joint of this {self.num_joints}-joint model)"
             )
         pose = pose_body.new_zeros(batch, self.num_joints, 3)
         pose[:, 1 : k + 1] = pose_body.reshape(batch, k, 3)
