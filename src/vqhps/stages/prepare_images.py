@@ -60,7 +60,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         # They also build the test rows' full-pose GT (the standard / emdb protocols).
         needs_smpl = any(image_sets.IMAGE_SETS[s][0] != "labels" for sets in p.splits.values() for s in sets)
         needs_smpl = needs_smpl or bool(p.splits.get("test"))
-        smpl = mesh_sets.load_models(root, "smpl", num_betas=p.num_betas) if needs_smpl else {}
+        smpl = mesh_sets.load_models(root, "smpl") if needs_smpl else {}
         for name in {s for sets in p.splits.values() for s in sets} & {"emdb2_train", "emdb2_val"}:
             image_sets.emdb2_files(
                 root, name, p.emdb2_val_fraction, stage_seed(ctx.params.seed, "prepare_images")
