@@ -117,6 +117,18 @@ def test_snakemake_paper_builds_the_image_and_mesh_sets(repo, tmp_path, fixture_
     assert {r["gender"] for r in coco if r["source"] == "mpii"} == {"neutral"}
     emdb = gt.read("test", ["source", "gender"]).to_pylist()
     assert {r["gender"] for r in emdb if r["source"] == "emdb1"} == {"neutral", "male", "female"}
+    # the standard / emdb GT: the test rows again, from SMPL with the full 69-value pose (hands bent)
+    full = ShardSet(res / "prepare_images/meshes/smpl_full_pose", "meshes")
+    assert full.num_rows("train") == full.num_rows("val") == 0
+    test_ids = gt.read("test", ["id"]).column("id").to_pylist()
+    assert full.read("test", ["id"]).column("id").to_pylist() == test_ids
+    assert {len(p) for p in full.read("test", ["pose"]).column("pose").to_pylist()} == {69}
+    assert np.abs(load_vertices(full, "test").mean(1).numpy()).max() < 1e-5, "full-pose GT is centred"
+    eval_log = (work / "results/logs/paper/evaluate.log").read_text()
+    kinds = {"vqhps": "(flat hands)", "standard": "(SMPL, full pose)", "emdb": "(SMPL, full pose)"}
+    for name, kind in kinds.items():
+        lines = eval_log.splitlines()
+        assert any(f"protocol {name}: ground truth" in line and kind in line for line in lines), name
     metrics = json.loads((res / "prepare_images/metrics.json").read_text())
     assert metrics["n_test"] == 25 and metrics["crop_size"] == CROP
     tables = (res / "make_tables/tables/main_table.md").read_text()

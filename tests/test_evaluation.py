@@ -281,3 +281,59 @@ def test_per_frame_rows_of_the_emdb_protocol_are_on_emdb_frames_only():
     assert table[table.protocol == "emdb"]["id"].tolist() == ["b", "d"]
     assert table[table.protocol == "emdb"]["pve_mm"].tolist() == [1.0, 3.0]
     assert len(table[table.protocol == "vqhps"]) == 4
+
+
+def _hand_body() -> tuple:
+    """A hand-made SMPL-like body: 24 vertices on the joints, plus one fingertip 10 cm along x of joint 22.
+
+    Each vertex is skinned rigidly to one joint (fingertip -> 22, the left hand), no pose or shape
+    blend shapes: bending joint 22 by 90 degrees moves only the fingertip, by 0.1 * sqrt(2) m.
+    """
+    from vqhps.body.smpl import BodyModel
+    from vqhps.testing.body_fixtures import SMPL_PARENTS
+
+    joints = np.random.default_rng(3).normal(0.0, 0.2, (24, 3))
+    verts = np.concatenate([joints, joints[22:23] + [0.1, 0.0, 0.0]])
+    weights = np.zeros((25, 24))
+    weights[np.arange(24), np.arange(24)] = 1.0
+    weights[24, 22] = 1.0
+    arrays = {
+        "v_template": verts, "shapedirs": np.zeros((25, 3, 10)), "posedirs": np.zeros((25, 3, 207)),
+        "J_regressor": np.eye(24, 25), "weights": weights,
+        "kintree_table": np.array([[2**32 - 1, *SMPL_PARENTS[1:]], list(range(24))]),
+        "f": np.array([[0, 1, 2]]),
+    }  # fmt: skip
+    return BodyModel(arrays, gender="neutral"), np.eye(24, 25)
+
+
+def test_full_pose_protocols_score_against_the_smpl_gt_with_bent_hands():
+    """standard / emdb score against the full-pose SMPL GT; vqhps keeps the flat-hand GT (known answer)."""
+    from vqhps.datasets.mesh_sets import canonical_vertices
+
+    model, smpl24 = _hand_body()
+    body = np.random.default_rng(4).normal(0.0, 0.3, (1, 63)).astype(np.float32)  # any body pose
+    hands = np.array([[0.0, 0.0, math.pi / 2, 0.0, 0.0, 0.0]], np.float32)  # joint 22: 90 deg about z
+    betas, gender, models = np.zeros((1, 10), np.float32), np.array(["n"]), {"neutral": model}
+    flat = canonical_vertices(betas, body, gender, models, 10)
+    full = canonical_vertices(betas, np.concatenate([body, hands], 1), gender, models, 10)
+    moved = np.linalg.norm((full - full[:, :1]) - (flat - flat[:, :1]), axis=-1)[0]  # vertex 0: pelvis
+    assert moved[24] == pytest.approx(0.1 * math.sqrt(2), abs=1e-5) and moved[:24].max() < 1e-5
+    batch = {
+        "image": torch.zeros(1, 3, 8, 8),
+        "canonical_verts": torch.from_numpy(flat),
+        "global_rot": random_rotations(1, generator=torch.Generator().manual_seed(1)).float(),
+        "index": torch.tensor([0]),
+    }
+    regressors = {"h36m": np.eye(17, 25), "smpl24": smpl24}  # H36M rows: body joints 0..16, no hand
+    names = ("vqhps", "standard", "emdb")
+    spec = ev.MethodSpec("vqhps", "full")
+    res = ev.evaluate_method(spec, _perfect, [batch], regressors, names, full_pose_gt=[full[0]])
+    # A perfect flat-hand prediction: only the fingertip is off, by 141.4 mm, averaged over 25 vertices.
+    expected_pve = 1000 * 0.1 * math.sqrt(2) / 25
+    assert res.errors["vqhps/pve_mm"][0] == pytest.approx(0.0, abs=1e-3)
+    for name in ("standard", "emdb"):
+        assert res.errors[f"{name}/pve_mm"][0] == pytest.approx(expected_pve, rel=1e-4)
+        assert res.errors[f"{name}/mpjpe_mm"][0] == pytest.approx(0.0, abs=1e-3)  # joint 22 does not move
+    without = ev.evaluate_method(spec, _perfect, [batch], regressors, names)  # no full-pose GT (demo)
+    assert all(without.errors[f"{n}/pve_mm"][0] == pytest.approx(0.0, abs=1e-3) for n in names)
+    assert {n for n, p in PROTOCOLS.items() if p.gt_full_pose} == {"standard", "emdb"}

@@ -2,7 +2,9 @@
 
 A *predictor* turns a batch of ``ImageCropDataset`` items into a posed mesh (canonical mesh rotated into the
 camera frame, centred, metres). The ground truth is the canonical GT mesh rotated by the GT global rotation,
-so every method is compared on the same posed meshes under :func:`vqhps.protocols.evaluate_protocols`.
+so every method is compared on the same posed meshes under :func:`vqhps.protocols.evaluate_protocol`; the
+protocols that prescribe the full-pose SMPL GT (``standard``, ``emdb``) use that mesh, rotated the same way,
+where the image set has it (:func:`full_pose_ground_truth`).
 Methods: VQ-HPS (tokens -> frozen Mesh-VQ-VAE decoder), the regression baseline, and the oracle
 (Mesh-VQ-VAE encode -> decode of the GT canonical mesh posed by the GT rotation: the floor of VQ-HPS).
 """
@@ -24,7 +26,7 @@ from tqdm import tqdm
 from vqhps.io.atomic import atomic_path
 from vqhps.measured_rows import METHOD_NAMES, headline_numbers, measured_rows  # noqa: F401 (re-exported)
 from vqhps.models.vqhps import pose_canonical
-from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS, evaluate_protocols
+from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS, evaluate_protocol, get_protocol
 from vqhps.training.image_tasks import rotation_error_deg
 
 METHODS: tuple[str, ...] = ("vqhps", "baseline", "oracle", "constant")
@@ -98,6 +100,21 @@ def ground_truth(batch: Mapping[str, Tensor]) -> Tensor:
     return pose_canonical(batch["canonical_verts"].float(), batch["global_rot"].float())
 
 
+def full_pose_ground_truth(batch: Mapping[str, Tensor], full_pose_gt: Sequence[np.ndarray]) -> Tensor:
+    """Posed full-pose SMPL GT of a batch: ``full_pose_gt[index]`` (V, 3) rotated by the GT rotation.
+
+    Args:
+        batch: with ``index`` (B,) dataset indices and ``global_rot`` (B, 3, 3).
+        full_pose_gt: per dataset index, the canonical centred full-pose SMPL GT mesh (V, 3), metres.
+
+    Returns:
+        (B, V, 3) float32 metres, on the batch's device.
+    """
+    rot = batch["global_rot"].float()
+    canonical = np.stack([full_pose_gt[int(i)] for i in batch["index"].cpu()])
+    return pose_canonical(torch.from_numpy(canonical).to(device=rot.device, dtype=rot.dtype), rot)
+
+
 def vqhps_predictor(trained) -> Predictor:
     """Predictor of a :class:`vqhps.models.pretrained.TrainedVQHPS` (argmax tokens -> frozen decoder).
 
@@ -152,8 +169,13 @@ def evaluate_method(
     protocols: Sequence[str] = DEFAULT_PROTOCOLS,
     device: str | torch.device = "cpu",
     keep: int = 0,
+    full_pose_gt: Sequence[np.ndarray] | None = None,
 ) -> MethodResult:
     """Run one predictor over a test loader and compute per-sample errors under every protocol.
+
+    A protocol whose GT is the SMPL model with the full pose (``Protocol.gt_full_pose``: ``standard``,
+    ``emdb``) is scored against ``full_pose_gt`` when given; every other protocol, and every protocol without
+    it (the demo's Anny image set has no SMPL GT), against the batch's ``canonical_verts``.
 
     Args:
         spec: method and regime of the predictor.
@@ -166,6 +188,8 @@ def evaluate_method(
         protocols: names of :data:`vqhps.protocols.PROTOCOLS`.
         device: where the predictor runs.
         keep: keep the posed meshes (and cameras) of the first ``keep`` samples, for overlays.
+        full_pose_gt: per dataset index, the canonical full-pose SMPL GT mesh (V, 3), metres
+            (:meth:`vqhps.data.image_sets.ImageSplit.full_pose_gt`), or None.
 
     Returns:
         A :class:`MethodResult`; errors in mm.
@@ -179,8 +203,11 @@ def evaluate_method(
         batch = _to_device(batch, device)
         pred = predict(batch)
         gt = ground_truth(batch)
-        for key, values in evaluate_protocols(pred.verts.float(), gt, regressor, protocols).items():
-            errors.setdefault(key, []).append(values)
+        gt_full = None if full_pose_gt is None else full_pose_ground_truth(batch, full_pose_gt)
+        for name in protocols:
+            target = gt_full if gt_full is not None and get_protocol(name).gt_full_pose else gt
+            for key, values in evaluate_protocol(pred.verts.float(), target, regressor, name).items():
+                errors.setdefault(f"{name}/{key}", []).append(values)
         rot_err = rotation_error_deg(pred.rotmat.float(), batch["global_rot"].float())
         for key, values in {"rotation_error_deg": rot_err.cpu().numpy(), **pred.extras}.items():
             extras.setdefault(key, []).append(np.asarray(values, np.float64))

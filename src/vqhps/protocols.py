@@ -54,6 +54,10 @@ class Protocol:
             joints 1 and 2); PVE uses the same translation on the vertices.
         regressor: "h36m" (a (17, V) ``J_regressor_h36m``) or "smpl24" (SMPL's own (24, V) ``J_regressor``).
         gt_body_model: the ground-truth mesh the protocol prescribes (what this pipeline uses: README).
+        gt_full_pose: True when that GT is the SMPL model with the full pose (joints 1..23, hands included):
+            ``evaluate`` then scores against the image set's full-pose SMPL GT meshes
+            (``prepare_images``' ``meshes/smpl_full_pose``), else against the SMPL-H meshes with flat hands
+            the image set's ``meshes/`` hold (and the tokenizer encodes).
         used_by: the methods whose published numbers follow it.
         test_sources: image sources it is defined on (empty: any test set).
         description: one line for tables and reports.
@@ -65,6 +69,7 @@ class Protocol:
     description: str
     regressor: str = "h36m"
     gt_body_model: str = ""
+    gt_full_pose: bool = False
     used_by: str = ""
     test_sources: tuple[str, ...] = ()
 
@@ -98,6 +103,7 @@ PROTOCOLS: dict[str, Protocol] = {
             "(joint 0, taken before sub-selection); PA-MPJPE on the 14 joints"
         ),
         gt_body_model="gendered SMPL, full 72-d pose, 10 betas (3DPW genders m/f)",
+        gt_full_pose=True,
         used_by="SPIN, PARE, CLIFF, BEDLAM-CLIFF, CameraHMR, TokenHMR (3DPW)",
     ),
     "emdb": Protocol(
@@ -110,6 +116,7 @@ PROTOCOLS: dict[str, Protocol] = {
             "the mid-hip (joints 1, 2); PA-MPJPE on the 24 joints; EMDB-1 frames with good_frames_mask"
         ),
         gt_body_model="SMPL of the sequence's gender (pkl), poses_root + 69-d poses_body, 10 betas",
+        gt_full_pose=True,
         used_by="EMDB benchmark, TokenHMR, CameraHMR, PromptHMR/WHAM (EMDB)",
         test_sources=("emdb1",),
     ),

@@ -178,6 +178,13 @@ def _display(row: Mapping[str, object], key: str) -> str:
     return str(value) if value not in (None, "") else MISSING
 
 
+def _gt_used(protocol) -> str:
+    """What the measured rows of a full-pose protocol score against (README: two GT meshes per frame)."""
+    if not protocol.gt_full_pose:
+        return ""
+    return " (measured on 3DPW / EMDB against that full-pose SMPL GT; on the demo's set, its own meshes)"
+
+
 def _markdown(title: str, rows: Sequence[Mapping[str, object]]) -> str:
     def cells(values: Sequence[str]) -> str:
         return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
@@ -193,7 +200,7 @@ def _markdown(title: str, rows: Sequence[Mapping[str, object]]) -> str:
         "the paired per-frame difference of two methods on the same frames. Protocols:",
     ]
     lines += [
-        f"- `{p.name}`: {p.description}. GT prescribed: {p.gt_body_model}. Used by: {p.used_by}."
+        f"- `{p.name}`: {p.description}. GT prescribed: {p.gt_body_model}{_gt_used(p)}. Used by: {p.used_by}."
         for p in PROTOCOLS.values()
     ]
     lines.append(

@@ -128,3 +128,17 @@ def test_malicious_model_pickle_refused(tmp_path):
     with pytest.raises(UnsafePickleError, match="SMPL_MALE.pkl"):
         load_body_model(tmp_path / "SMPL_MALE.pkl")
     assert not marker.exists()
+
+
+def test_full_smpl_pose_bends_the_hand_joints_and_other_lengths_are_refused(smpl_pkl):
+    """69 values pose SMPL joints 1..23 (the standard / emdb GT); 63 keep joints 22, 23 flat."""
+    model = load_body_model(smpl_pkl)
+    gen = torch.Generator().manual_seed(5)
+    betas, full = torch.randn(2, 10, generator=gen), torch.randn(2, 69, generator=gen) * 0.3
+    pose = torch.cat([torch.zeros(2, 3), full], 1)
+    assert torch.allclose(model.smplh_body(betas, full).vertices, model(betas, pose).vertices, atol=1e-6)
+    flat = model(betas, torch.cat([pose[:, :66], torch.zeros(2, 6)], 1)).vertices
+    assert torch.allclose(model.smplh_body(betas, full[:, :63]).vertices, flat, atol=1e-6)
+    assert not torch.allclose(flat, model(betas, pose).vertices, atol=1e-4)
+    with pytest.raises(ValueError, match="expected 63"):
+        model.smplh_body(betas, full[:, :66])

@@ -48,3 +48,37 @@ def test_split_joins_meshes_and_filters_sources(tmp_path):
     assert len(val) == 1
     with pytest.raises(ValueError, match="no image has a source"):
         load_image_split(str(images), str(meshes), "train", sources=["3dpw"])
+
+
+def test_split_joins_the_full_pose_gt_by_mesh_id(tmp_path):
+    from vqhps.data.image_sets import FULL_POSE_GT_DIR
+    from vqhps.io.schemas import MESHES
+    from vqhps.io.shards import ShardWriter
+
+    images, meshes = fx.write_image_set(tmp_path, {"anny": 3}, n_val=2)
+    val_ids = ShardSet(meshes, "meshes").read("val", ["id"]).column("id").to_pylist()
+
+    def write_full(folder, ids):
+        w = ShardWriter(folder, MESHES, fx.N_VERTS, shard_size=5, row_group_size=5)
+        n = len(ids)
+        verts = np.arange(n * fx.N_VERTS * 3, dtype=np.float32).reshape(n, -1) + 100 * np.arange(n)[:, None]
+        verts = verts.astype(np.float32)
+        w.add({"id": ids, "source": ["anny"] * n, "split": ["val"] * n, "vertices": verts,
+               "pose": [np.zeros(69)] * n, "shape": [np.zeros(2)] * n,
+               "gender": ["neutral"] * n})  # fmt: skip
+        w.close()
+        return {i: v.reshape(fx.N_VERTS, 3) for i, v in zip(ids, verts, strict=True)}
+
+    assert load_image_split(str(images), str(meshes), "val").full_pose_gt() is None  # no such set
+    by_id = write_full(meshes / FULL_POSE_GT_DIR, val_ids[::-1])  # another row order than meshes/
+    val = load_image_split(str(images), str(meshes), "val")
+    mesh_ids = ShardSet(meshes, "meshes").read("val", ["id"]).column("id").to_pylist()
+    gt = val.full_pose_gt()
+    assert val.has_full_pose_gt and len(gt) == len(val) == 2
+    for s, verts in zip(val.samples, gt, strict=True):
+        assert np.array_equal(verts, by_id[mesh_ids[s["mesh_id"]]])
+        assert not np.array_equal(verts, s["canonical_verts"])
+    assert load_image_split(str(images), str(meshes), "train").full_pose_gt() is None  # no train rows
+    write_full(meshes / FULL_POSE_GT_DIR, val_ids[:1])  # one val mesh without it
+    with pytest.raises(ValueError, match="no full-pose GT for mesh"):
+        load_image_split(str(images), str(meshes), "val")

@@ -108,7 +108,8 @@ def test_network_input_shows_the_whole_original_box_and_the_store_keeps_context(
     rec = FrameRecords(
         dataset="coco", imgname=np.array(["frame.png"]), center=np.array([[320.0, 230.0]], np.float32),
         scale=np.array([1.0], np.float32), gender=np.array(["neutral"]), betas=np.zeros((1, 10), np.float32),
-        root_orient=np.zeros((1, 3), np.float32), pose_body=np.zeros((1, 63), np.float32), keypoints_2d=kp,
+        root_orient=np.zeros((1, 3), np.float32), pose_body=np.zeros((1, 63), np.float32),
+        pose_hands=np.zeros((1, 6), np.float32), keypoints_2d=kp,
         sequence=np.array([""]), frame=np.array([-1]), person=np.array([0]),
     )  # fmt: skip
     smplh, smpl, reg = models

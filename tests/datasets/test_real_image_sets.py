@@ -135,7 +135,8 @@ def test_iteration_order_is_deterministic_and_subsampling_keeps_ids(mini_root, m
 
     def ids(max_rows, chunk=3):
         out = []
-        for name, img, mesh in image_sets.iter_image_rows(mini_root, splits, max_rows, 0, 0.2, chunk, **kw):
+        rows = image_sets.iter_image_rows(mini_root, splits, max_rows, 0, 0.2, chunk, **kw)
+        for name, img, mesh, _ in rows:
             assert img["id"] == mesh["id"] and all(i.startswith(name) for i in img["id"])
             out += [(img["split"][0], i) for i in img["id"]]
         return out
@@ -159,7 +160,7 @@ def test_every_row_reports_its_sequence_frame_and_person(mini_root, models):
             got.setdefault(f"{split}/{key}", []).extend(values)
 
     rows = list(image_sets.iter_image_rows(mini_root, splits, {}, 0, 0.2, 3, on_frames=keep, **kw))
-    assert got["test/id"] == [i for _, img, _ in rows if img["split"][0] == "test" for i in img["id"]]
+    assert got["test/id"] == [i for _, img, _, _ in rows if img["split"][0] == "test" for i in img["id"]]
     e1 = image_sets.load_image_set("emdb1", mini_root, 0.2, seed=0).records
     assert got["test/sequence"] == list(e1.sequence) and got["test/frame"] == list(e1.frame)
     assert set(got["test/person"]) == {0} and set(got["test/source"]) == {"emdb1"}
@@ -168,3 +169,27 @@ def test_every_row_reports_its_sequence_frame_and_person(mini_root, models):
     assert got["train/sequence"][:n] == list(pw.sequence) and got["train/person"][:n] == list(pw.person)
     # label-set rows (COCO) have no video: each row is its own sequence
     assert got["train/sequence"][n:] == got["train/id"][n:]
+
+
+def test_test_rows_get_a_full_pose_smpl_gt_that_poses_the_hands(mini_root, models):
+    """The standard / emdb GT: SMPL with 3DPW's 72-d pose; the hand joints 22, 23 move the hand vertices."""
+    smplh, smpl, reg = models
+    kw = dict(crop_size=32, jpeg_quality=80, smplh_models=smplh, smpl_models=smpl, regressor=reg)
+    splits = {"train": ("coco",), "test": ("3dpw_test",)}
+    rows = list(image_sets.iter_image_rows(mini_root, splits, {}, 0, 0.2, 3, full_pose_models=smpl, **kw))
+    assert all((full is None) == (img["split"][0] != "test") for _, img, _, full in rows)
+    full = {k: sum((list(f[k]) for *_, f in rows if f is not None), []) for k in ("id", "pose", "gender")}
+    mesh_ids = [i for _, img, mesh, f in rows if f is not None for i in mesh["id"]]
+    assert full["id"] == mesh_ids  # one full-pose GT per test mesh, same ids
+    rec = image_sets.load_image_set("3dpw_test", mini_root, 0.2, seed=0).records
+    assert np.allclose(np.stack(full["pose"])[:, 63:], rec.pose_hands) and np.abs(rec.pose_hands).max() > 0
+    iset = image_sets.load_image_set("3dpw_test", mini_root, 0.2, seed=0)
+    cols = image_sets.full_pose_mesh_columns(iset, np.array([0]), "test", smpl)
+    to_table(cols, MESHES.schema(6890), "meshes")
+    g = rec.gender[0]
+    betas = torch.as_tensor(rec.betas[:1])
+    with torch.no_grad():
+        ref = smpl[g].smplh_body(betas, torch.as_tensor(rec.full_pose[:1]), center=True).vertices[0].numpy()
+        no_hands = smpl[g].smplh_body(betas, torch.as_tensor(rec.pose_body[:1]), center=True).vertices[0]
+    assert np.allclose(cols["vertices"][0], ref, atol=1e-5)
+    assert np.abs(ref - no_hands.numpy()).max() > 1e-3  # the hand rotations change the GT mesh

@@ -285,9 +285,13 @@ class BodyModel(nn.Module):
     ) -> BodyOutput:
         """SMPL-H (or SMPL) mesh from root + 21 body joints, hands flat (zero), as Mesh-VQ-VAE builds it.
 
+        With an SMPL model, ``pose_body`` may also be the full (B, 69) pose of joints 1..23 (SMPL's two hand
+        joints 22, 23 included), the ground truth the ``standard`` and ``emdb`` protocols prescribe.
+
         Args:
             betas: (B, L) shape coefficients.
-            pose_body: (B, 63) axis-angle of joints 1..21, radians.
+            pose_body: (B, 3k) axis-angle of joints 1..k, radians: k = 21 (63 values, the body joints, later
+                joints zero) or k = J - 1 (every joint but the root: 69 values for SMPL).
             root_orient: (B, 3) global orientation; None = identity (canonical mesh).
             center: subtract the mean vertex from vertices and joints (reference §1.4).
 
@@ -295,8 +299,15 @@ class BodyModel(nn.Module):
             :class:`BodyOutput`, vertices (B, V, 3) metres.
         """
         batch = pose_body.shape[0]
+        values = pose_body.reshape(batch, -1).shape[1]
+        k = values // 3
+        if values != 3 * k or k not in (SMPLH_NUM_BODY_JOINTS, self.num_joints - 1):
+            raise ValueError(
+                f"pose_body has {values} values; expected 63 (the 21 body "
+                f"joints) or {3 * (self.num_joints - 1)} (every joint of this {self.num_joints}-joint model)"
+            )
         pose = pose_body.new_zeros(batch, self.num_joints, 3)
-        pose[:, 1 : SMPLH_NUM_BODY_JOINTS + 1] = pose_body.reshape(batch, SMPLH_NUM_BODY_JOINTS, 3)
+        pose[:, 1 : k + 1] = pose_body.reshape(batch, k, 3)
         if root_orient is not None:
             pose[:, 0] = root_orient
         out = self.forward(betas, pose)

@@ -10,6 +10,10 @@ import numpy as np
 from vqhps.io.schemas import IMAGES, MESHES
 from vqhps.io.shards import ShardSet, load_vertices
 
+# Mesh shard set inside a mesh shard set: the same rows' GT from the SMPL model with the full 23-joint pose
+# (``prepare_images`` writes it for the test split; the ``standard`` and ``emdb`` protocols score against it).
+FULL_POSE_GT_DIR = "smpl_full_pose"
+
 
 @dataclass
 class ImageSplit:
@@ -18,12 +22,20 @@ class ImageSplit:
     Attributes:
         samples: one dict per image: ``image`` (encoded bytes), ``bbox`` (4,) xyxy px, ``keypoints2d``
             (17, 3) px + visibility, ``global_rot`` (3, 3), ``mesh_id`` (int, row of ``meshes``),
-            ``canonical_verts`` (V, 3) float32 metres (a view of ``meshes``), plus ``id`` and ``source``.
+            ``canonical_verts`` (V, 3) float32 metres (a view of ``meshes``), plus ``id`` and ``source``,
+            and ``full_pose_verts`` (V, 3) float32 metres when the mesh set has a full-pose GT set
+            (:data:`FULL_POSE_GT_DIR`) for the split.
         meshes: (M, V, 3) float32 metres, the canonical centred GT meshes of the split.
+        has_full_pose_gt: every sample has ``full_pose_verts``.
     """
 
     samples: list[dict]
     meshes: np.ndarray
+    has_full_pose_gt: bool = False
+
+    def full_pose_gt(self) -> list[np.ndarray] | None:
+        """Per sample, its full-pose SMPL canonical GT mesh (V, 3) (None without that GT set)."""
+        return [s["full_pose_verts"] for s in self.samples] if self.has_full_pose_gt else None
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -83,6 +95,7 @@ def load_image_split(
     mesh_set = ShardSet(meshes_dir, MESHES)
     meshes = load_vertices(mesh_set, split).numpy()
     mesh_row = {mid: i for i, mid in enumerate(mesh_set.read(split, ["id"]).column("id").to_pylist())}
+    full = _full_pose_set(meshes_dir, split)
     table = table.take(keep)
     keypoints = _fixed(table.column("keypoints2d"), (17, 3))
     bbox = _fixed(table.column("bbox"), (4,))
@@ -97,19 +110,38 @@ def load_image_split(
                 f"{meshes_dir}; re-run the stage that wrote both"
             )
         row = mesh_row[mesh_id]
-        samples.append(
-            {
-                "id": img_id,
-                "source": src,
-                "image": data,
-                "bbox": bbox[i],
-                "keypoints2d": keypoints[i],
-                "global_rot": rot[i],
-                "mesh_id": row,
-                "canonical_verts": meshes[row],
-            }
-        )
-    return ImageSplit(samples=samples, meshes=meshes)
+        sample = {
+            "id": img_id,
+            "source": src,
+            "image": data,
+            "bbox": bbox[i],
+            "keypoints2d": keypoints[i],
+            "global_rot": rot[i],
+            "mesh_id": row,
+            "canonical_verts": meshes[row],
+        }
+        if full is not None:
+            if mesh_id not in full[1]:
+                raise ValueError(
+                    f"{meshes_dir}/{FULL_POSE_GT_DIR} ({split}): no full-pose GT for mesh {mesh_id!r}; "
+                    "re-run the stage that wrote both"
+                )
+            sample["full_pose_verts"] = full[0][full[1][mesh_id]]
+        samples.append(sample)
+    return ImageSplit(samples=samples, meshes=meshes, has_full_pose_gt=full is not None)
+
+
+def _full_pose_set(meshes_dir: str, split: str) -> tuple[np.ndarray, dict[str, int]] | None:
+    """(vertices (M, V, 3), mesh id -> row) of the full-pose GT set's ``split``; None if absent or empty."""
+    folder = f"{meshes_dir}/{FULL_POSE_GT_DIR}"
+    try:
+        shards = ShardSet(folder, MESHES)
+    except FileNotFoundError:
+        return None
+    if not shards.num_rows(split):
+        return None
+    ids = shards.read(split, ["id"]).column("id").to_pylist()
+    return load_vertices(shards, split).numpy(), {mid: i for i, mid in enumerate(ids)}
 
 
 def _fixed(column, shape: tuple[int, ...]) -> np.ndarray:

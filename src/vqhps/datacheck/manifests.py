@@ -79,7 +79,7 @@ def smpl() -> Manifest:
         title="SMPL body models",
         url="https://smpl.is.tue.mpg.de/ (register, 'Download')",
         folder="body_models/smpl",
-        breaks="evaluation under the standard (SPIN/CLIFF) protocol",
+        breaks="prepare_images (3DPW/EMDB keypoints; the full-pose GT of the standard and emdb protocols)",
         how="rename basicmodel_{neutral,m,f}_lbs_10_207_0_v1.1.0.pkl to SMPL_{NEUTRAL,MALE,FEMALE}.pkl",
         items=tuple(
             Item(f"SMPL_{g.upper()}.pkl", f"SMPL {g} model", validate=body_model(min_betas=10))

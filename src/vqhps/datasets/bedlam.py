@@ -68,6 +68,7 @@ def read_label_file(path: str | os.PathLike, dataset: str | None = None) -> Fram
         betas=betas.astype(np.float32)[:, :10],
         root_orient=pose[:, :3],
         pose_body=pose[:, 3:66],
+        pose_hands=pose[:, 66:72],
         keypoints_2d=part.astype(np.float32),
         sequence=np.array([""] * n),
         frame=np.full(n, -1, dtype=np.int64),

@@ -138,6 +138,7 @@ def read_sequence(path: str | os.PathLike) -> FrameRecords | None:
         betas=np.repeat(np.asarray(smpl["betas"], dtype=np.float32).reshape(1, -1)[:, :10], len(idx), axis=0),
         root_orient=root_to_camera(extrinsics[:, :3, :3], np.asarray(smpl["poses_root"], np.float64)[idx]),
         pose_body=np.asarray(smpl["poses_body"], dtype=np.float32)[idx, :63],
+        pose_hands=np.asarray(smpl["poses_body"], dtype=np.float32)[idx, 63:69],
         keypoints_2d=kp,
         sequence=np.array([seq_dir] * len(idx)),
         frame=idx.astype(np.int64),

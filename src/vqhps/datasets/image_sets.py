@@ -2,7 +2,8 @@
 
 Every named *image set* (a label file or a dataset split) becomes image-shard rows plus one canonical SMPL-H
 mesh per row (``mesh_id`` = the image row's ``id``). Row ids are ``<set>-<index in the reader's order>``, so
-they do not change when a set is subsampled.
+they do not change when a set is subsampled. Test rows also get a second GT mesh, the SMPL model with the full
+pose (:func:`full_pose_mesh_columns`), for the protocols that prescribe it (``standard``, ``emdb``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "subsample",
     "original_keypoints",
     "image_rows",
+    "full_pose_mesh_columns",
     "iter_image_rows",
 ]
 
@@ -231,7 +233,7 @@ def image_rows(
     """
     rec = iset.records
     n = len(index)
-    ids = [f"{iset.name}-{i:07d}" for i in index]
+    ids = _row_ids(iset, index)
     boxes, pixels, bbox = stored_crop(crop_boxes(rec.center[index], rec.scale[index]), crop_size, context)
     tasks = [(iset.image_root / rec.imgname[i], boxes[j], pixels, jpeg_quality) for j, i in enumerate(index)]
     images = list(encoder(crop_and_encode, tasks))
@@ -270,6 +272,46 @@ def image_rows(
     return image_cols, mesh_cols
 
 
+def _row_ids(iset: ImageSet, index: np.ndarray) -> list[str]:
+    return [f"{iset.name}-{i:07d}" for i in index]
+
+
+def full_pose_mesh_columns(
+    iset: ImageSet,
+    index: np.ndarray,
+    split: str,
+    smpl_models: Mapping[str, BodyModel],
+    num_betas: int = 10,
+) -> dict[str, object]:
+    """Mesh-shard columns of the full-pose SMPL GT of rows ``index``: the ``standard`` / ``emdb`` GT.
+
+    The same canonical (root = identity), centred, gendered mesh as :func:`image_rows`' SMPL-H one, but built
+    with the SMPL model and all 23 pose joints (3DPW's 72-d ``poses``, EMDB's ``poses_body`` 69 values), so
+    SMPL's hand joints 22, 23 bend the hands as SPIN/CLIFF/TokenHMR's and EMDB's evaluation GT does.
+
+    Args:
+        iset: the image set.
+        index: (n,) row indices into ``iset.records``.
+        split: the rows' split.
+        smpl_models: gendered SMPL models (24 joints).
+        num_betas: betas used for the meshes.
+
+    Returns:
+        Mesh columns in the order of ``index``; ``id`` = the image row's ``mesh_id``, ``pose`` (69,) values.
+    """
+    rec = iset.records
+    pose, betas = rec.full_pose[index], rec.betas[index]
+    return {
+        "id": _row_ids(iset, index),
+        "source": [iset.source] * len(index),
+        "split": [split] * len(index),
+        "vertices": canonical_vertices(betas, pose, rec.gender[index], smpl_models, num_betas),
+        "pose": list(pose),
+        "shape": list(betas[:, :num_betas].astype(np.float32)),
+        "gender": [normalize_gender(g) for g in rec.gender[index]],
+    }
+
+
 def iter_image_rows(
     data_root: str | os.PathLike,
     splits: Mapping[str, Sequence[str]],
@@ -278,17 +320,20 @@ def iter_image_rows(
     emdb2_val_fraction: float,
     chunk: int,
     on_frames: Callable[[str, dict[str, list]], None] | None = None,
+    full_pose_models: Mapping[str, BodyModel] | None = None,
     **row_kwargs,
-) -> Iterator[tuple[str, dict[str, object], dict[str, object]]]:
+) -> Iterator[tuple[str, dict[str, object], dict[str, object], dict[str, object] | None]]:
     """All rows of an image set configuration, ``chunk`` at a time, in a deterministic order.
 
     Order: splits as in ``vqhps.io.schemas.SPLITS``, image sets in the order listed per split, rows in reader
     order. ``row_kwargs`` go to :func:`image_rows` (crop size, models, encoder, ...). ``on_frames``, if given,
     is called with (split, :func:`vqhps.test_sets.record_frame_ids` columns) of every chunk: the readers'
-    (sequence, frame, person) of each row, which the shards do not hold.
+    (sequence, frame, person) of each row, which the shards do not hold. With ``full_pose_models``
+    (gendered SMPL), test chunks also get the full-pose SMPL GT columns (:func:`full_pose_mesh_columns`).
 
     Yields:
-        (image set name, image columns, mesh columns).
+        (image set name, image columns, mesh columns, full-pose GT mesh columns or None: not a test chunk,
+        or no ``full_pose_models``).
     """
     from vqhps.io.schemas import SPLITS
 
@@ -299,9 +344,13 @@ def iter_image_rows(
             for start in range(0, len(index), chunk):
                 part = index[start : start + chunk]
                 image_cols, mesh_cols = image_rows(iset, part, split, **row_kwargs)
+                full_cols = None
+                if split == "test" and full_pose_models is not None:
+                    num_betas = row_kwargs.get("num_betas", 10)
+                    full_cols = full_pose_mesh_columns(iset, part, split, full_pose_models, num_betas)
                 if on_frames is not None:
                     rec = iset.records
                     ids = image_cols["id"]
                     on_frames(split, record_frame_ids(ids, iset.source, rec.sequence[part], rec.frame[part],
                                                       rec.person[part]))  # fmt: skip
-                yield name, image_cols, mesh_cols
+                yield name, image_cols, mesh_cols, full_cols

@@ -116,11 +116,14 @@ def read_regressor(path: str | os.PathLike) -> np.ndarray:
 def canonical_vertices(
     betas: np.ndarray, pose_body: np.ndarray, gender: np.ndarray, models: dict[str, BodyModel], num_betas: int
 ) -> np.ndarray:
-    """Canonical (root = identity), centred, flat-hand meshes in input order, each gender with its own model.
+    """Canonical (root = identity), centred meshes in input order, each gender with its own model.
+
+    Flat hands with the 63-value body pose; with SMPL models and the (N, 69) full pose, SMPL's hand joints
+    22, 23 are posed too (:meth:`vqhps.body.smpl.BodyModel.smplh_body`).
 
     Args:
         betas: (N, L) shape coefficients; the first ``num_betas`` are used.
-        pose_body: (N, 63) axis-angle of joints 1..21, radians.
+        pose_body: (N, 63) axis-angle of joints 1..21 (or (N, 69), joints 1..23, with SMPL), radians.
         gender: (N,) labels (any spelling ``normalize_gender`` accepts).
         models: body model per normalised gender.
         num_betas: betas to use (10 in the paper; 16 uses every SMPL-H component of AMASS files).

@@ -27,7 +27,9 @@ class FrameRecords:
         gender: (N,) str, "male" / "female" / "neutral".
         betas: (N, L) float32 shape coefficients (10 for 3DPW/EMDB/CLIFF labels).
         root_orient: (N, 3) float32 axis-angle, camera frame, radians.
-        pose_body: (N, 63) float32 axis-angle of SMPL joints 1..21, radians.
+        pose_body: (N, 63) float32 axis-angle of SMPL joints 1..21, radians (what the SMPL-H GT meshes use).
+        pose_hands: (N, 6) float32 axis-angle of SMPL joints 22, 23 (wrist to hand), radians: the rest of
+            the 72-d SMPL pose, which the ``standard`` and ``emdb`` protocols' GT keeps (:attr:`full_pose`).
         keypoints_2d: (N, K, 3) float32 (x, y, confidence), pixels; K and order depend on the dataset.
         sequence: (N,) str sequence name ("" when not a video dataset).
         frame: (N,) int64 frame index within the sequence (-1 when not a video dataset).
@@ -42,6 +44,7 @@ class FrameRecords:
     betas: np.ndarray
     root_orient: np.ndarray
     pose_body: np.ndarray
+    pose_hands: np.ndarray
     keypoints_2d: np.ndarray
     sequence: np.ndarray
     frame: np.ndarray
@@ -53,11 +56,23 @@ class FrameRecords:
             value = getattr(self, f.name)
             if f.name != "dataset" and len(value) != n:
                 raise ValueError(f"FrameRecords.{f.name} has {len(value)} rows, imgname has {n}")
-        if self.pose_body.shape[1:] != (63,) or self.root_orient.shape[1:] != (3,):
-            raise ValueError(f"pose_body {self.pose_body.shape} / root_orient {self.root_orient.shape}")
+        if (
+            self.pose_body.shape[1:] != (63,)
+            or self.pose_hands.shape[1:] != (6,)
+            or self.root_orient.shape[1:] != (3,)
+        ):
+            raise ValueError(
+                f"pose_body {self.pose_body.shape} (N, 63) / pose_hands {self.pose_hands.shape} (N, 6) / "
+                f"root_orient {self.root_orient.shape} (N, 3)"
+            )
 
     def __len__(self) -> int:
         return len(self.imgname)
+
+    @property
+    def full_pose(self) -> np.ndarray:
+        """(N, 69) float32 axis-angle of SMPL joints 1..23: the 72-d SMPL pose without the root, radians."""
+        return np.concatenate([self.pose_body, self.pose_hands], axis=1).astype(np.float32)
 
     def take(self, index: np.ndarray) -> FrameRecords:
         """Rows ``index`` (int array or bool mask) as a new FrameRecords."""

@@ -194,6 +194,7 @@ def read_sequence(path: str | os.PathLike, require_campose_valid: bool = True) -
                 betas=np.repeat(betas[None], len(idx), axis=0),
                 root_orient=root_to_camera(cam_rot[idx], poses[idx, :3]),
                 pose_body=poses[idx, 3:66].astype(np.float32),
+                pose_hands=poses[idx, 66:72].astype(np.float32),
                 keypoints_2d=kp[idx],
                 sequence=np.array([seq] * len(idx)),
                 frame=idx.astype(np.int64),

@@ -5,9 +5,12 @@ both regimes (``train_vqhps/<regime>/model.pt``, ``train_baseline/<regime>/model
 (``train_mesh_vqvae/model.pt``, for the oracle: encode -> decode of the GT canonical mesh), and the constant
 predictor (the train meshes' mean under its best fixed rotation, :mod:`vqhps.constant_predictor`). Crops are
 the models' validation crops (no augmentation). Ground truth = canonical GT mesh rotated by the GT global
-rotation. Every test row is evaluated exactly once (no shuffle, no drop_last: checked). Outputs in
-``evaluate/``: ``per_sample.parquet`` (one row per test frame, method, regime, protocol: sequence, frame,
-person, every metric), ``test_set.csv`` (the evaluated (sequence, frame, person) ids; its sha256 and counts
+rotation; the protocols that prescribe the SMPL model with the full pose (``standard``, ``emdb``) score
+against the image set's full-pose SMPL GT (``meshes/smpl_full_pose``, written by ``prepare_images``) rotated
+the same way; the demo's Anny image set has no SMPL GT, so there every protocol uses its meshes. Every test
+row is evaluated exactly once (no shuffle, no drop_last: checked). Outputs in ``evaluate/``:
+``per_sample.parquet`` (one row per test frame, method, regime, protocol: sequence, frame, person, every
+metric), ``test_set.csv`` (the evaluated (sequence, frame, person) ids; its sha256 and counts
 are in metrics.json), ``plots/`` (error histograms per protocol, token accuracy vs PVE, training curves,
 overlay sheet; also MLflow artifacts) and ``metrics.json`` (:mod:`vqhps.summaries`: means in mm with their
 seeded 95 % bootstrap intervals over test sequences, frame and sequence counts, the paired VQ-HPS - baseline
@@ -71,7 +74,7 @@ def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
     return out
 
 
-def _constant_result(ctx: StageContext, loader, regressor):
+def _constant_result(ctx: StageContext, loader, regressor, full_pose_gt):
     """The constant predictor (vqhps.constant_predictor), fitted on every train image of the image set."""
     from vqhps import evaluation as ev
     from vqhps.constant_predictor import constant_predictor, training_constant
@@ -79,7 +82,9 @@ def _constant_result(ctx: StageContext, loader, regressor):
     mean_mesh, rot = training_constant(str(ctx.input("{images}/images")), str(ctx.input("{images}/meshes")))
     predict = constant_predictor(mean_mesh, rot)
     spec = ev.MethodSpec("constant", ev.NO_REGIME)
-    return ev.evaluate_method(spec, predict, loader, regressor, ctx.section.protocols, ctx.device)
+    return ev.evaluate_method(
+        spec, predict, loader, regressor, ctx.section.protocols, ctx.device, full_pose_gt=full_pose_gt
+    )
 
 
 def _released(ctx: StageContext, n_vertices: int, rescale: float) -> list[tuple]:
@@ -120,6 +125,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     regressor = _regressors(ctx, topology.joint_regressor)
     # "VQ-HPS (released weights)" when under data_root, on the crops of the experiment's own VQ-HPS
     models += _released(ctx, len(topology.vertices), models[0][2][1])
+    full_pose_gt = _full_pose_gt(ctx, test, meshes)
     ctx.log(
         f"{len(test)} test images; methods {[m[0].label for m in models] + ['oracle']}; "
         f"protocols {list(p.protocols)}"
@@ -129,7 +135,11 @@ def run(ctx: StageContext) -> dict[str, float]:
         rows = released_subset(spec, test.samples, p.released_max_per_source)  # None: every test image
         loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device, rows)
         keep = p.overlay_samples if spec.label == models[0][0].label else 0  # VQ-HPS, first regime
-        results.append(ev.evaluate_method(spec, predict, loader, regressor, p.protocols, ctx.device, keep))
+        results.append(
+            ev.evaluate_method(
+                spec, predict, loader, regressor, p.protocols, ctx.device, keep, full_pose_gt=full_pose_gt
+            )
+        )
         if rows is None:  # the release may be measured on a subset (evaluate.released_max_per_source)
             ev.check_every_frame_once(results[-1], len(test))
     crop, rescale = models[0][2]  # the oracle sees no image: any crop will do
@@ -142,15 +152,41 @@ def run(ctx: StageContext) -> dict[str, float]:
             regressor,
             p.protocols,
             ctx.device,
+            full_pose_gt=full_pose_gt,
         )
     )
-    results.append(_constant_result(ctx, loader, regressor))
+    results.append(_constant_result(ctx, loader, regressor, full_pose_gt))
     metrics = _write_results(ctx, results, test, images)
     for res in results:
         shown = ", ".join(_shown(metrics, res.spec.label, k) for k in res.errors if k in _keys(metrics, res))
         ctx.log(f"{res.spec.label:<16} {shown}")
     overlay = _plots(ctx, results, test, models[0], regressor["h36m"], rescale)
     return {**metrics, "n_test": len(test), **overlay}
+
+
+def _full_pose_gt(ctx: StageContext, test, meshes):
+    """The test samples' full-pose SMPL GT meshes (``ImageSplit.full_pose_gt``), or None; logs which GT
+    each protocol scores against.
+
+    Raises:
+        UserError: the paper image set (``prepare_images``) lacks that GT (written before it existed).
+    """
+    from vqhps.data.image_sets import FULL_POSE_GT_DIR
+    from vqhps.pipeline import IMAGE_SET_STAGE
+    from vqhps.protocols import PROTOCOLS
+
+    full = test.full_pose_gt()
+    wants = [name for name in ctx.section.protocols if PROTOCOLS[name].gt_full_pose]
+    if full is None and wants and IMAGE_SET_STAGE[ctx.experiment] == "prepare_images":
+        raise UserError(
+            f"{meshes}/{FULL_POSE_GT_DIR} is missing or has no test rows: protocols {wants} need the "
+            "full-pose SMPL ground truth; re-run prepare_images"
+        )
+    for name in ctx.section.protocols:
+        uses_full = full is not None and PROTOCOLS[name].gt_full_pose
+        gt = f"{meshes}/{FULL_POSE_GT_DIR} (SMPL, full pose)" if uses_full else f"{meshes} (flat hands)"
+        ctx.log(f"protocol {name}: ground truth {gt}")
+    return full
 
 
 def _regressors(ctx: StageContext, h36m) -> dict:

@@ -6,9 +6,11 @@ around the original's crop box (side = 200 * scale around the label centre; 3DPW
 original computes them) with ``context`` times its side of image around it, the box ``crop_size`` px wide
 (``bbox`` column), JPEG-encoded, and writes two shard sets: ``images/`` (image schema, 17 H36M keypoints
 in crop pixels, camera-frame root rotation, cameras where known) and ``meshes/`` (the canonical, centred,
-gendered SMPL-H mesh of each image row; mesh id = the image row's ``mesh_id``). ``images/test_frames.csv``
-gives the (sequence, frame, person) of every test row (:mod:`vqhps.test_sets`). The topology is the one
-``prepare_meshes`` recorded.
+gendered SMPL-H mesh of each image row; mesh id = the image row's ``mesh_id``), and inside it
+``meshes/smpl_full_pose/`` (a mesh shard set, test rows only: the same rows' GT from the gendered SMPL model
+with the full 23-joint pose, which ``evaluate`` scores the ``standard`` and ``emdb`` protocols against).
+``images/test_frames.csv`` gives the (sequence, frame, person) of every test row (:mod:`vqhps.test_sets`).
+The topology is the one ``prepare_meshes`` recorded.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def _encoder(workers: int):
 
 
 def run(ctx: StageContext) -> dict[str, float]:
+    from vqhps.data.image_sets import FULL_POSE_GT_DIR
     from vqhps.datasets import image_sets, mesh_sets
 
     p, root = ctx.section, Path(ctx.params.data_root)
@@ -54,7 +57,9 @@ def run(ctx: StageContext) -> dict[str, float]:
                 f"{template_dir}/template.npz has no joint regressor; re-run prepare_meshes"
             )
         # SMPL models project the 3DPW/EMDB fits (made with SMPL) into the image; label sets carry keypoints.
+        # They also build the test rows' full-pose GT (the standard / emdb protocols).
         needs_smpl = any(image_sets.IMAGE_SETS[s][0] != "labels" for sets in p.splits.values() for s in sets)
+        needs_smpl = needs_smpl or bool(p.splits.get("test"))
         smpl = mesh_sets.load_models(root, "smpl") if needs_smpl else {}
         for name in {s for sets in p.splits.values() for s in sets} & {"emdb2_train", "emdb2_val"}:
             image_sets.emdb2_files(
@@ -74,6 +79,10 @@ def run(ctx: StageContext) -> dict[str, float]:
         meta = {"topology_id": template.topology_id, "crop_size": p.crop_size, "context": p.context}
         images = ShardWriter(img_tmp, IMAGES, N_JOINTS, p.shard_size, p.row_group_size, meta=meta)
         meshes = ShardWriter(mesh_tmp, MESHES, n_vertices, p.shard_size, p.row_group_size, meta=meta)
+        full_meta = meta | {"body_model": "smpl", "pose": "full 23 joints (69 values)"}
+        full = ShardWriter(
+            mesh_tmp / FULL_POSE_GT_DIR, MESHES, n_vertices, p.shard_size, p.row_group_size, meta=full_meta
+        )
         bar = tqdm(desc="image rows", unit="img", disable=not sys.stderr.isatty())
         with _encoder(ctx.workers) as encoder:
             rows = image_sets.iter_image_rows(
@@ -92,18 +101,21 @@ def run(ctx: StageContext) -> dict[str, float]:
                 num_betas=p.num_betas,
                 encoder=encoder,
                 context=p.context,
+                full_pose_models=smpl if smpl else None,
             )
             try:
-                for name, image_cols, mesh_cols in rows:
+                for name, image_cols, mesh_cols, full_cols in rows:
                     images.add(image_cols)
                     meshes.add(mesh_cols)
+                    if full_cols is not None:
+                        full.add(full_cols)
                     key = f"n_{image_cols['split'][0]}_{name}"
                     counts[key] = counts.get(key, 0) + len(image_cols["id"])
                     bar.update(len(image_cols["id"]))
             except (FileNotFoundError, KeyError) as err:
                 raise UserError(f"{ctx.experiment}.prepare_images: {err}") from None
         bar.close()
-        image_meta, _ = images.close(), meshes.close()
+        image_meta, _, _ = images.close(), meshes.close(), full.close()
         write_template(mesh_tmp, template)
         if test_frames:
             write_frames_file(test_frames, img_tmp / TEST_FRAMES_FILE)
