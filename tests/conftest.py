@@ -53,7 +53,7 @@ def tiny_demo_run(repo, tmp_path_factory):
     """
     import mlflow
 
-    from e2e_helpers import BIN, chain_params, make_workdir, run
+    from helpers.e2e import BIN, chain_params, make_workdir, run
 
     base = tmp_path_factory.mktemp("tiny_demo")
     work = make_workdir(repo, base, chain_params(repo))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e_helpers import BIN, run
-from readme_helpers import readme_block
+from helpers.e2e import BIN, run
+from helpers.readme import readme_block
 
 pytestmark = pytest.mark.slow
 

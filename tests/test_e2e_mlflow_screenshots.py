@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e_helpers import BIN
-from readme_helpers import README
+from helpers.e2e import BIN
+from helpers.readme import README
 from vqhps.pipeline import Pipeline
 
 _TOOL = Path(__file__).resolve().parents[1] / "tools" / "screenshots.py"

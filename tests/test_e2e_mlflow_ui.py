@@ -15,8 +15,8 @@ import urllib.request
 
 import pytest
 
-from e2e_helpers import BIN
-from readme_helpers import readme_block
+from helpers.e2e import BIN
+from helpers.readme import readme_block
 from vqhps.pipeline import Pipeline
 
 pytestmark = pytest.mark.slow

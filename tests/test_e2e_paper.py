@@ -13,12 +13,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from e2e_helpers import BIN, TINY_DEMO, make_workdir, run
+from helpers.e2e import BIN, TINY_DEMO, make_workdir, run
+from helpers.realdata_fixtures import BEDLAM_ANIMATION_FRAMES, write_fixture_root
 from vqhps import pipeline
 from vqhps.io.shards import ShardSet, load_vertices
 from vqhps.released_rows import METHOD_NAME
 from vqhps.tables import read_table_csv
-from vqhps.testing.realdata_fixtures import BEDLAM_ANIMATION_FRAMES, write_fixture_root
 
 pytestmark = pytest.mark.slow
 

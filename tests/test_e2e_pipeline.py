@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from e2e_helpers import BIN, make_workdir, run, tiny_params
+from helpers.e2e import BIN, make_workdir, run, tiny_params
 from vqhps.evaluation import METHOD_NAMES
 from vqhps.io.shards import ShardSet, load_vertices
 from vqhps.pipeline import Pipeline

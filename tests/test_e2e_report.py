@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e_helpers import BIN, run
+from helpers.e2e import BIN, run
 from vqhps.pipeline import Pipeline
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_helpers import BIN, chain_params, make_workdir, run
+from helpers.e2e import BIN, chain_params, make_workdir, run
 from vqhps.pipeline import Pipeline
 
 pytestmark = pytest.mark.slow

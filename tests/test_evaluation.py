@@ -289,8 +289,8 @@ def _hand_body() -> tuple:
     Each vertex is skinned rigidly to one joint (fingertip -> 22, the left hand), no pose or shape
     blend shapes: bending joint 22 by 90 degrees moves only the fingertip, by 0.1 * sqrt(2) m.
     """
+    from helpers.body_fixtures import SMPL_PARENTS
     from vqhps.body.smpl import BodyModel
-    from vqhps.testing.body_fixtures import SMPL_PARENTS
 
     joints = np.random.default_rng(3).normal(0.0, 0.2, (24, 3))
     verts = np.concatenate([joints, joints[22:23] + [0.1, 0.0, 0.0]])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from readme_helpers import readme_commands
+from helpers.readme import readme_commands
 
 TESTS = Path(__file__).resolve().parent
 _EXP = "tests/test_e2e_dvc_experiments.py::test_dvc_experiment_workflow_on_the_demo"
@@ -68,7 +68,7 @@ RUN_BY: dict[str, str] = {
     "dvc exp show": _EXP,
     "dvc plots": _EXP,
     "python -m vqhps.dvc_html": _EXP,
-    "dvc config cache.type hardlink,symlink": _TINY_RUN + " (e2e_helpers.make_workdir)",
+    "dvc config cache.type hardlink,symlink": _TINY_RUN + " (helpers.e2e.make_workdir)",
     "python -m vqhps.pipeline --write-dvc": "tests/test_pipeline.py::test_dvc_files_are_generated_from_pipeline"  # noqa: E501
     " (the files equal its output)",
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1": (  # noqa: E501
@@ -136,7 +136,7 @@ def test_the_parser_finds_block_lines_and_inline_commands(tmp_path):
 
 @pytest.mark.slow
 def test_report_lists_the_demo_outputs(tiny_demo_run):
-    from e2e_helpers import BIN, run
+    from helpers.e2e import BIN, run
 
     work, _ = tiny_demo_run
     out = run([str(BIN / "python"), "-m", "vqhps.report", "--experiment", "demo"], work).stdout
@@ -149,7 +149,7 @@ def test_target_after_dashes(repo):
     """`snakemake --cores 8 --resources gpu=1 -- all` (README) parses: the dry run plans the paper jobs."""
     import subprocess
 
-    from e2e_helpers import BIN
+    from helpers.e2e import BIN
 
     out = subprocess.run(
         [str(BIN / "snakemake"), "--cores", "8", "--resources", "gpu=1", "-n", "--", "all"],

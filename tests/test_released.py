@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from released_fixtures import manifest_keys, random_release_state, save_release, shared_reference
+from helpers.original_ckpt import manifest_keys, random_release_state, save_release, shared_reference
 from vqhps import released
 from vqhps.models import original_keys as ok
 from vqhps.models.pretrained import load_mesh_vqvae, load_vqhps

@@ -11,14 +11,14 @@ import pytest
 import torch
 import yaml
 
+from helpers.realdata_fixtures import write_connection_files
+from helpers.release_fixtures import write_release_files
 from vqhps.cli import UserError
 from vqhps.evaluation import MethodSpec
 from vqhps.protocols import PROTOCOLS
 from vqhps.released_rows import METHOD_NAME, SPEC, release_paths, released_models, released_subset
 from vqhps.stages import make_tables
 from vqhps.tables import read_table_csv
-from vqhps.testing.realdata_fixtures import write_connection_files
-from vqhps.testing.release_fixtures import write_release_files
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from e2e_helpers import BIN, make_workdir, tiny_params
+from helpers.e2e import BIN, make_workdir, tiny_params
 
 SNAKEMAKE = str(BIN / "snakemake")
 

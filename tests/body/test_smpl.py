@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.body_fixtures import SMPLH_PARENTS, random_body_arrays, write_smpl_pkl, write_smplh_npz
 from vqhps.body.smpl import (
     BodyModel,
     convert_smpl_pkl_to_npz,
@@ -11,7 +12,6 @@ from vqhps.body.smpl import (
     normalize_gender,
     read_model_arrays,
 )
-from vqhps.testing.body_fixtures import SMPLH_PARENTS, random_body_arrays, write_smpl_pkl, write_smplh_npz
 
 smplx = pytest.importorskip("smplx")
 
@@ -120,8 +120,8 @@ def test_unknown_gender_rejected():
 
 
 def test_malicious_model_pickle_refused(tmp_path):
+    from helpers.realdata_fixtures import evil_pickle_bytes
     from vqhps.io.safe_pickle import UnsafePickleError
-    from vqhps.testing.realdata_fixtures import evil_pickle_bytes
 
     marker = tmp_path / "pwned"
     (tmp_path / "SMPL_MALE.pkl").write_bytes(evil_pickle_bytes(marker))

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-import image_fixtures as fx  # noqa: E402
-
-from vqhps.data.image_sets import load_image_split, subset_indices  # noqa: E402
-from vqhps.io.shards import ShardSet, load_vertices  # noqa: E402
+from helpers import image_fixtures as fx
+from vqhps.data.image_sets import load_image_split, subset_indices
+from vqhps.io.shards import ShardSet, load_vertices
 
 
 def test_subset_is_seeded_sized_and_nested():

@@ -6,13 +6,13 @@ import time
 import numpy as np
 import pytest
 
-from vqhps.datacheck import MANIFESTS, check_datasets, diff_records
-from vqhps.testing.realdata_fixtures import (
+from helpers.realdata_fixtures import (
     evil_pickle_bytes,
     main,
     write_fixture_root,
     write_threedpw_sequence,
 )
+from vqhps.datacheck import MANIFESTS, check_datasets, diff_records
 
 ALL = list(MANIFESTS)
 

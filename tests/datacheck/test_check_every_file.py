@@ -8,13 +8,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from vqhps.datacheck import check_datasets
-from vqhps.testing.body_fixtures import write_smpl_pkl, write_smplh_npz
-from vqhps.testing.realdata_fixtures import (
+from helpers.body_fixtures import write_smpl_pkl, write_smplh_npz
+from helpers.realdata_fixtures import (
     write_amass_motion,
     write_bad_file,
     write_threedpw_sequence,
 )
+from vqhps.datacheck import check_datasets
 
 N_SEQ = 5  # per split: more than the 2 that --quick opens
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vqhps.testing.body_fixtures import write_smpl_pkl, write_smplh_npz
-from vqhps.testing.py2_pickle import dump_py2
-from vqhps.testing.realdata_fixtures import (
+from helpers.body_fixtures import write_smpl_pkl, write_smplh_npz
+from helpers.py2_pickle import dump_py2
+from helpers.realdata_fixtures import (
     write_amass_motion,
     write_emdb_sequence,
     write_label_file,

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.body_fixtures import SMPLH_PARENTS, random_body_arrays
+from helpers.realdata_fixtures import write_amass_motion, write_label_file
 from vqhps.body.smpl import BodyModel
 from vqhps.datasets import amass, bedlam, canonical_meshes
 from vqhps.io.safe_pickle import UnsafePickleError
-from vqhps.testing.body_fixtures import SMPLH_PARENTS, random_body_arrays
-from vqhps.testing.realdata_fixtures import write_amass_motion, write_label_file
 
 
 def test_motion_files_skip_shape_and_gender_bytes(tmp_path):

@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
+from helpers.realdata_fixtures import mismatch_threedpw_frames, write_bad_file
 from vqhps.datasets import amass, bedlam, emdb, threedpw
 from vqhps.datasets.mesh_sets import load_models, load_regressor
 from vqhps.io.errors import DataFileError
-from vqhps.testing.realdata_fixtures import mismatch_threedpw_frames, write_bad_file
 
 
 @pytest.fixture
@@ -120,8 +120,8 @@ def test_regressor_shape_checked(mini_root, tmp_path):
 
 
 def test_one_emdb2_sequence_stops_before_any_work_with_the_count(tmp_path):
+    from helpers.realdata_fixtures import write_emdb_sequence
     from vqhps.datasets.image_sets import emdb2_files
-    from vqhps.testing.realdata_fixtures import write_emdb_sequence
 
     write_emdb_sequence(tmp_path / "emdb" / "P0" / "a" / "P0_a_data.pkl", emdb1=False, emdb2=True)
     write_emdb_sequence(tmp_path / "emdb" / "P1" / "b" / "P1_b_data.pkl", emdb1=True, emdb2=False)

@@ -5,9 +5,9 @@ import pickle
 import numpy as np
 import pytest
 
+from helpers.realdata_fixtures import evil_pickle_bytes, write_emdb_sequence
 from vqhps.datasets import emdb
 from vqhps.io.safe_pickle import UnsafePickleError
-from vqhps.testing.realdata_fixtures import evil_pickle_bytes, write_emdb_sequence
 
 
 def _write(root, k, **kw):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.realdata_fixtures import evil_pickle_bytes, write_threedpw_sequence
 from vqhps.datasets import threedpw
 from vqhps.geometry import axis_angle_to_matrix
 from vqhps.io.safe_pickle import UnsafePickleError
-from vqhps.testing.realdata_fixtures import evil_pickle_bytes, write_threedpw_sequence
 
 
 @pytest.fixture

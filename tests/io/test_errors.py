@@ -5,9 +5,9 @@ import pickle
 import numpy as np
 import pytest
 
+from helpers.realdata_fixtures import write_bad_file
 from vqhps.io.errors import DataFileError, MissingFieldError, check_shape
 from vqhps.io.safe_pickle import UnsafePickleError, load_npz, load_pickle
-from vqhps.testing.realdata_fixtures import write_bad_file
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from helpers.py2_pickle import FakeChumpyCh, dumps_py2
+from helpers.realdata_fixtures import evil_pickle_bytes
 from vqhps.io.safe_pickle import UnsafePickleError, load_npz, load_pickle, loads_pickle
-from vqhps.testing.py2_pickle import FakeChumpyCh, dumps_py2
-from vqhps.testing.realdata_fixtures import evil_pickle_bytes
 
 
 def _payload():

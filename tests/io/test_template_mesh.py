@@ -78,7 +78,7 @@ def test_ply_errors_name_the_problem(tmp_path):
 
 
 def test_smpl_pkl_faces_come_from_the_model(tmp_path):
-    from vqhps.testing.body_fixtures import SMPL_PARENTS, random_body_arrays, write_smpl_pkl
+    from helpers.body_fixtures import SMPL_PARENTS, random_body_arrays, write_smpl_pkl
 
     path = write_smpl_pkl(tmp_path / "SMPL_NEUTRAL.pkl", seed=4)
     faces, n = read_template_faces(path)

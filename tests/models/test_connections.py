@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from meshes import icosphere
 
+from helpers.meshes import icosphere
 from vqhps.models.connections import load_connections, save_connections, table_from_rows, table_to_rows
 from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy
 from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from meshes import icosphere
 
+from helpers.meshes import icosphere
 from vqhps.models.mesh_hierarchy import (
     HierarchySettings,
     build_hierarchy,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from meshes import icosphere
 
+from helpers.meshes import icosphere
 from vqhps.models.connections import random_dfaust2_like, save_connections
 from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy
 from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig, layer_table, main

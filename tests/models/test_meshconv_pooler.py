@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from meshes import icosphere
 
+from helpers.meshes import icosphere
 from vqhps.models.connections import load_connections, table_to_rows
 from vqhps.models.mesh_hierarchy import build_hierarchy, mesh_graph
 from vqhps.models.mesh_hierarchy import select_centers as sorted_select_centers
@@ -122,7 +122,7 @@ def test_cli_builds_and_saves_the_paper_hierarchy_from_an_obj(tmp_path, faces, r
 
 @needs_reference
 def test_cli_reads_the_faces_of_an_smplh_model_file(tmp_path, faces, capsys):
-    from vqhps.testing.body_fixtures import SMPLH_PARENTS, random_body_arrays
+    from helpers.body_fixtures import SMPLH_PARENTS, random_body_arrays
 
     arrays = random_body_arrays(SMPLH_PARENTS, 16, pose_fraction=0.0)
     arrays["f"] = faces.astype(np.uint32)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from released_fixtures import manifest_keys, shared_reference  # noqa: E402
-from vqhps.models import original_keys as ok  # noqa: E402
+from helpers.original_ckpt import manifest_keys, shared_reference
+from vqhps.models import original_keys as ok
 
 
 def test_every_manifest_vqhps_key_maps_back_to_itself() -> None:

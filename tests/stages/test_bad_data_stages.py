@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers.realdata_fixtures import write_bad_file
 from vqhps.stages import check_data, prepare_images, prepare_meshes
-from vqhps.testing.realdata_fixtures import write_bad_file
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = {"check_data": check_data, "prepare_meshes": prepare_meshes, "prepare_images": prepare_images}

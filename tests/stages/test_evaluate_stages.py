@@ -6,7 +6,6 @@ import copy
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +15,17 @@ import pytest
 import torch
 import yaml
 from PIL import Image
+from test_train_image_stages import COMMON, REGIMES
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-import image_fixtures as fx  # noqa: E402
-from test_train_image_stages import COMMON, REGIMES  # noqa: E402
-
-from vqhps.checkpoint import save_checkpoint  # noqa: E402
-from vqhps.evaluation import METHOD_NAMES  # noqa: E402
-from vqhps.io.schemas import IMAGES, MESHES  # noqa: E402
-from vqhps.io.shards import ShardWriter, write_template  # noqa: E402
-from vqhps.models.pretrained import mesh_vqvae_extra  # noqa: E402
+from helpers import image_fixtures as fx
+from vqhps.checkpoint import save_checkpoint
+from vqhps.evaluation import METHOD_NAMES
+from vqhps.io.schemas import IMAGES, MESHES
+from vqhps.io.shards import ShardWriter, write_template
+from vqhps.models.pretrained import mesh_vqvae_extra
 from vqhps.protocols import DEFAULT_PROTOCOLS as PROTOCOLS  # noqa: E402  (the demo's)
-from vqhps.stages import evaluate, make_tables, train_baseline, train_vqhps  # noqa: E402
-from vqhps.tables import read_table_csv  # noqa: E402
+from vqhps.stages import evaluate, make_tables, train_baseline, train_vqhps
+from vqhps.tables import read_table_csv
 
 SPLITS = {"train": 6, "val": 2, "test": 5}
 EVALUATE = {

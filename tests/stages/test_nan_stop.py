@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from test_train_image_stages import _argv, project  # noqa: E402, F401  (fixture)
 
-from vqhps import losses  # noqa: E402
-from vqhps.stages import train_vqhps  # noqa: E402
+from vqhps import losses
+from vqhps.stages import train_vqhps
 
 
 def test_nan_loss_is_one_line_and_leaves_no_folder(project, monkeypatch, capfd):  # noqa: F811

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +10,14 @@ import pytest
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-import image_fixtures as fx  # noqa: E402
-
-from vqhps.checkpoint import save_checkpoint  # noqa: E402
-from vqhps.io.schemas import MESHES, TOKENS  # noqa: E402
-from vqhps.io.shards import ShardSet, ShardWriter  # noqa: E402
-from vqhps.models.pretrained import mesh_vqvae_extra  # noqa: E402
-from vqhps.seeding import stage_seed  # noqa: E402
-from vqhps.stages import tokenize_meshes  # noqa: E402
-from vqhps.training.pve_sample import decoded_pve_mm, sample_rows  # noqa: E402
+from helpers import image_fixtures as fx
+from vqhps.checkpoint import save_checkpoint
+from vqhps.io.schemas import MESHES, TOKENS
+from vqhps.io.shards import ShardSet, ShardWriter
+from vqhps.models.pretrained import mesh_vqvae_extra
+from vqhps.seeding import stage_seed
+from vqhps.stages import tokenize_meshes
+from vqhps.training.pve_sample import decoded_pve_mm, sample_rows
 
 SPLIT_SIZES = {"train": 12, "val": 4, "test": 2}
 

@@ -5,19 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-import image_fixtures as fx  # noqa: E402
-
-from vqhps.checkpoint import save_checkpoint  # noqa: E402
-from vqhps.models.pretrained import load_baseline, load_vqhps, mesh_vqvae_extra  # noqa: E402
-from vqhps.stages import train_baseline, train_vqhps  # noqa: E402
+from helpers import image_fixtures as fx
+from vqhps.checkpoint import save_checkpoint
+from vqhps.models.pretrained import load_baseline, load_vqhps, mesh_vqvae_extra
+from vqhps.stages import train_baseline, train_vqhps
 
 COMMON = {
     "backbone": "small_cnn", "backbone_width": 4, "pretrained": None, "shared_backbone": True,

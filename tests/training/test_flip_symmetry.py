@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers.body_fixtures import write_smplh_npz
 from vqhps.io.shards import MeshTopology
-from vqhps.testing.body_fixtures import write_smplh_npz
 from vqhps.training.image_setup import mirror_permutation
 
 

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import image_fixtures as fx  # noqa: E402
-
-from vqhps.checkpoint import load_checkpoint  # noqa: E402
-from vqhps.models.regression import MeshRegressor, RegressionConfig  # noqa: E402
-from vqhps.models.vqhps import VQHPS, VQHPSConfig  # noqa: E402
-from vqhps.training.image_setup import rest_joints  # noqa: E402
-from vqhps.training.image_tasks import BaselineTask, VQHPSTask, rotation_error_deg  # noqa: E402
-from vqhps.training.image_trainer import DistInfo, EpochBatches, ImageTrainSettings, train_image_model  # noqa: E402
+from helpers import image_fixtures as fx
+from vqhps.checkpoint import load_checkpoint
+from vqhps.models.regression import MeshRegressor, RegressionConfig
+from vqhps.models.vqhps import VQHPS, VQHPSConfig
+from vqhps.training.image_setup import rest_joints
+from vqhps.training.image_tasks import BaselineTask, VQHPSTask, rotation_error_deg
+from vqhps.training.image_trainer import DistInfo, EpochBatches, ImageTrainSettings, train_image_model
 
 SETTINGS = ImageTrainSettings(
     steps=6,

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-from meshes import icosphere  # noqa: E402
-
-from vqhps.checkpoint import load_checkpoint  # noqa: E402
-from vqhps.data.motion_sampler import FileFrameSampler, motion_row_id  # noqa: E402
-from vqhps.models.mesh_hierarchy import HierarchySettings, MeshHierarchy, build_hierarchy  # noqa: E402
-from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig  # noqa: E402
+from helpers.meshes import icosphere
+from vqhps.checkpoint import load_checkpoint
+from vqhps.data.motion_sampler import FileFrameSampler, motion_row_id
+from vqhps.models.mesh_hierarchy import HierarchySettings, MeshHierarchy, build_hierarchy
+from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
 from vqhps.models.pretrained import load_mesh_vqvae
-from vqhps.training.mesh_vqvae_trainer import (  # noqa: E402
+from vqhps.training.mesh_vqvae_trainer import (
     TrainSettings,
     evaluate_reconstruction,
     tokenize,

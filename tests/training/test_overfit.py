@@ -11,24 +11,21 @@ rotation); the baseline's PVE must be near it too.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import rendered_fixtures as rf  # noqa: E402
-
-from vqhps.data.image_dataset import CropConfig, ImageCropDataset  # noqa: E402
-from vqhps.evaluation import oracle_predictor  # noqa: E402
-from vqhps.models.regression import MeshRegressor, RegressionConfig  # noqa: E402
-from vqhps.models.vqhps import VQHPS, VQHPSConfig, pose_canonical  # noqa: E402
-from vqhps.protocols import evaluate_protocol  # noqa: E402
-from vqhps.training.image_setup import rest_joints  # noqa: E402
-from vqhps.training.image_tasks import BaselineTask, VQHPSTask  # noqa: E402
-from vqhps.training.image_trainer import ImageTrainSettings, train_image_model  # noqa: E402
+from helpers import rendered_fixtures as rf
+from vqhps.data.image_dataset import CropConfig, ImageCropDataset
+from vqhps.evaluation import oracle_predictor
+from vqhps.models.regression import MeshRegressor, RegressionConfig
+from vqhps.models.vqhps import VQHPS, VQHPSConfig, pose_canonical
+from vqhps.protocols import evaluate_protocol
+from vqhps.training.image_setup import rest_joints
+from vqhps.training.image_tasks import BaselineTask, VQHPSTask
+from vqhps.training.image_trainer import ImageTrainSettings, train_image_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-from meshes import icosphere  # noqa: E402
-
-from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy  # noqa: E402
-from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig  # noqa: E402
-from vqhps.training.mesh_vqvae_trainer import tokenize  # noqa: E402
-from vqhps.training.parallel_tokenize import ParallelTokenizer  # noqa: E402
+from helpers.meshes import icosphere
+from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy
+from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
+from vqhps.training.mesh_vqvae_trainer import tokenize
+from vqhps.training.parallel_tokenize import ParallelTokenizer
 
 
 def test_two_processes_equal_one_process():

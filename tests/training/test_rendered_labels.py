@@ -8,17 +8,12 @@ unchanged by an augmentation of the image would break it.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import rendered_fixtures as rf  # noqa: E402
-
-from vqhps.data.augment import vertex_mirror_permutation  # noqa: E402
-from vqhps.data.image_dataset import CropConfig, ImageCropDataset  # noqa: E402
+from helpers import rendered_fixtures as rf
+from vqhps.data.augment import vertex_mirror_permutation
+from vqhps.data.image_dataset import CropConfig, ImageCropDataset
 
 
 def _weak_perspective_fit(points3d: np.ndarray, keypoints: np.ndarray) -> tuple[float, float]:

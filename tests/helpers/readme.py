@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 # How an inline code span that is a command starts (a tool, or an environment assignment before one).
 _COMMAND_START = re.compile(
     r"(?:make|snakemake|dvc|python|mlflow|git|source|conda|pip|\.venv/bin/\w+|\$EDITOR|[A-Z_]+=\S+) "

@@ -1,4 +1,4 @@
-"""Tiny format-faithful fixtures of every real dataset; CLI: ``python -m vqhps.testing.realdata_fixtures``."""
+"""Tiny format-faithful fixtures of every real dataset; CLI: ``PYTHONPATH=tests python -m helpers.realdata_fixtures``."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vqhps.testing.body_fixtures import (
+from helpers.body_fixtures import (
     SMPL_PARENTS,
     SMPLH_PARENTS,
     random_body_arrays,
     write_smpl_pkl,
     write_smplh_npz,
 )
-from vqhps.testing.py2_pickle import FakeChumpyCh, dump_py2
+from helpers.py2_pickle import FakeChumpyCh, dump_py2
 
 __all__ = [
     "evil_pickle_bytes",
@@ -358,7 +358,7 @@ def write_fixture_root(out: str | os.PathLike, amass_subsets: tuple[str, ...] | 
         write_label_file(out / "bedlam_real" / name, name, with_gender=(i == 0), seed=300 + i)
     import torch
 
-    from vqhps.testing.release_fixtures import write_release_files
+    from helpers.release_fixtures import write_release_files
 
     (out / "weights").mkdir(parents=True, exist_ok=True)
     torch.save(

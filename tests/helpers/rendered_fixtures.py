@@ -8,22 +8,19 @@ over the full circle, random pitch/roll, camera, background, albedo and light, a
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-from meshes import icosphere  # noqa: E402
-
-from vqhps.data.augment import H36M17_FLIP_PERMUTATION, vertex_mirror_permutation  # noqa: E402
-from vqhps.io.shards import MeshTopology  # noqa: E402
-from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy  # noqa: E402
-from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig  # noqa: E402
-from vqhps.render.synthetic import render_sample, sample_rng  # noqa: E402
-from vqhps.training.mesh_vqvae_trainer import TrainSettings, train_mesh_vqvae  # noqa: E402
+from helpers.meshes import icosphere
+from vqhps.data.augment import H36M17_FLIP_PERMUTATION, vertex_mirror_permutation
+from vqhps.io.shards import MeshTopology
+from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy
+from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
+from vqhps.render.synthetic import render_sample, sample_rng
+from vqhps.training.mesh_vqvae_trainer import TrainSettings, train_mesh_vqvae
 
 LEVELS = ((1, 1, 1), (2, 2, 2), (1, 1, 1))
 

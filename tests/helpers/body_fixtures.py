@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from vqhps.testing.py2_pickle import FakeChumpyCh, dump_py2
+from helpers.py2_pickle import FakeChumpyCh, dump_py2
 
 __all__ = ["SMPL_PARENTS", "SMPLH_PARENTS", "random_body_arrays", "write_smpl_pkl", "write_smplh_npz"]
 

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-from meshes import icosphere  # noqa: E402
-
-from vqhps.data.augment import vertex_mirror_permutation  # noqa: E402
-from vqhps.data.image_dataset import CropConfig, ImageCropDataset  # noqa: E402
-from vqhps.geometry import random_rotations  # noqa: E402
-from vqhps.io.schemas import IMAGES, MESHES  # noqa: E402
-from vqhps.io.shards import MeshTopology, ShardWriter, write_template  # noqa: E402
-from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy  # noqa: E402
-from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig  # noqa: E402
+from helpers.meshes import icosphere
+from vqhps.data.augment import vertex_mirror_permutation
+from vqhps.data.image_dataset import CropConfig, ImageCropDataset
+from vqhps.geometry import random_rotations
+from vqhps.io.schemas import IMAGES, MESHES
+from vqhps.io.shards import MeshTopology, ShardWriter, write_template
+from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy
+from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
 
 LEVELS = ((1, 1, 1), (2, 2, 2), (1, 1, 1))
 N_VERTS = 42
