@@ -4,30 +4,18 @@ tags in the rendered pages; each screenshot is a full-size, non-blank image."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
 from helpers.e2e import BIN
 from helpers.readme import README
+from helpers.tools import load_tool
 from vqhps.pipeline import Pipeline
-
-_TOOL = Path(__file__).resolve().parents[1] / "tools" / "screenshots.py"
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("screenshots", _TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["screenshots"] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_tool_starts_the_ui_with_the_readmes_command():
-    env, words = _tool().readme_ui_command()
+    env, words = load_tool("screenshots").readme_ui_command()
     line = next(ln for ln in README.read_text().splitlines() if " mlflow ui " in f" {ln} ")
     assert words[:2] == ["mlflow", "ui"] and " ".join(words) in line
     assert env == {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -37,7 +25,7 @@ def test_the_tool_starts_the_ui_with_the_readmes_command():
 def test_mlflow_ui_screenshots_show_every_stage_run_with_commit_and_hardware(tiny_demo_run, tmp_path):
     from PIL import Image
 
-    tool = _tool()
+    tool = load_tool("screenshots")
     chromium = tool.find_chromium()
     if chromium is None:
         pytest.skip(

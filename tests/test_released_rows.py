@@ -3,14 +3,13 @@ make_tables puts its rows in the main table beside the trained ones; without the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
+from helpers.fake_metrics import PAPER_LABELS, fake_evaluate_metrics, make_tables_on
 from helpers.realdata_fixtures import write_connection_files
 from helpers.release_fixtures import write_release_files
 from vqhps.cli import UserError
@@ -88,22 +87,8 @@ def test_a_wrong_release_file_stops_with_one_line_naming_it(tmp_path):
 
 
 def test_make_tables_puts_the_released_rows_in_the_main_table(tmp_path):
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    labels = ("vqhps_full", "vqhps_scarce", "vqhps_scarce_emdb", "baseline_full", "baseline_scarce")
-    labels += ("baseline_scarce_emdb", "oracle", "vqhps_released")
-    metrics: dict[str, float] = {"n_test": 9}
-    for s, source in enumerate(("3dpw", "emdb1"), start=1):
-        for i, label in enumerate(labels):
-            for protocol in PROTOCOLS:
-                for m, metric in enumerate(("pve_mm", "mpjpe_mm", "pa_mpjpe_mm")):
-                    metrics[f"{source}:{label}/{protocol}/{metric}"] = 100.0 * s + 10.0 * i + m
-    results = tmp_path / "results"
-    (results / "paper/evaluate").mkdir(parents=True)
-    (results / "paper/evaluate/metrics.json").write_text(json.dumps(metrics))
-    argv = ["--params", str(tmp_path / "params.yaml"), "--experiment", "paper", "--results", str(results)]
-    assert make_tables.main([*argv, "--no-track", "--workers", "1", "--device", "cpu"]) == 0
-    tables = results / "paper/make_tables/tables"
+    labels = (*PAPER_LABELS, "vqhps_released")
+    tables = make_tables_on(tmp_path, fake_evaluate_metrics(labels)) / "tables"
     main = [r for r in read_table_csv(tables / "main_table.csv") if r["method"] == METHOD_NAME]
     assert sorted((r["dataset"], r["protocol"]) for r in main) == sorted(
         (d, p)

@@ -1,4 +1,7 @@
-"""Tiny format-faithful fixtures of every real dataset; CLI: ``PYTHONPATH=tests python -m helpers.realdata_fixtures``."""
+"""Tiny format-faithful fixtures of every real dataset.
+
+CLI: ``PYTHONPATH=tests python -m helpers.realdata_fixtures <out_dir>``.
+"""
 
 from __future__ import annotations
 

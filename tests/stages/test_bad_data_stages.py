@@ -4,7 +4,6 @@ exit 1, no traceback, the results tree as it was, and no payload run."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers.mini_root import build_mini_root
 from helpers.realdata_fixtures import write_bad_file
 from vqhps.stages import check_data, prepare_images, prepare_meshes
 
@@ -76,14 +76,6 @@ PARAMS = [
 ]
 
 
-def _load_mini_root_builder():
-    path = REPO / "tests" / "datasets" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_mini_root_fixtures", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_mini_root
-
-
 def _params(data_root: Path) -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     paper = copy.deepcopy(params["paper"])
@@ -116,7 +108,7 @@ def _params(data_root: Path) -> dict:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A good mini data root, params pointing at a linked copy of it, and results holding prepare_meshes."""
-    base = _load_mini_root_builder()(tmp_path_factory.mktemp("mini_root"))
+    base = build_mini_root(tmp_path_factory.mktemp("mini_root"))
     top = tmp_path_factory.mktemp("project")
     data = top / "data"
     params = top / "params.yaml"

@@ -9,38 +9,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers.fake_metrics import PAPER_LABELS, fake_evaluate_metrics, make_tables_on
 from vqhps.evaluation import METHOD_NAMES
 from vqhps.protocols import PROTOCOLS
 from vqhps.stages import make_tables
 from vqhps.tables import read_table_csv
 
 REPO = Path(__file__).resolve().parents[2]
-LABELS = ("vqhps_full", "vqhps_scarce", "vqhps_scarce_emdb", "baseline_full", "baseline_scarce")
-LABELS += ("baseline_scarce_emdb", "oracle")
-
-
-def _metrics() -> dict[str, float]:
-    """Hand-made evaluate metrics: value = 100 * source number + 10 * label number + metric number."""
-    out: dict[str, float] = {"n_test": 9}
-    for s, source in enumerate(("3dpw", "emdb1"), start=1):
-        for i, label in enumerate(LABELS):
-            for protocol in PROTOCOLS:
-                for m, metric in enumerate(("pve_mm", "mpjpe_mm", "pa_mpjpe_mm")):
-                    out[f"{source}:{label}/{protocol}/{metric}"] = 100.0 * s + 10.0 * i + m
-    return out
 
 
 @pytest.fixture
 def tables(tmp_path):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert set(params["paper"]["regimes"]) == {"full", "scarce", "scarce_emdb"}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    results = tmp_path / "results"
-    (results / "paper/evaluate").mkdir(parents=True)
-    (results / "paper/evaluate/metrics.json").write_text(json.dumps(_metrics()))
-    argv = ["--params", str(tmp_path / "params.yaml"), "--experiment", "paper", "--results", str(results)]
-    assert make_tables.main([*argv, "--no-track", "--workers", "1", "--device", "cpu"]) == 0
-    return results / "paper/make_tables"
+    return make_tables_on(tmp_path, fake_evaluate_metrics(), params)
 
 
 def test_scarce_emdb_rows_sit_beside_the_papers_emdb_scarce_rows(tables):
@@ -51,8 +33,8 @@ def test_scarce_emdb_rows_sit_beside_the_papers_emdb_scarce_rows(tables):
     by = {(r["dataset"], r["method"], r["protocol"]): r for r in measured}
     vq = METHOD_NAMES["vqhps"]
     # EMDB-1 rows come from the EMDB-2-trained run, 3DPW rows from the 3DPW-trained one (label numbers 2, 1)
-    assert by[("emdb", vq, "vqhps")]["pve_mm"] == 200.0 + 10 * LABELS.index("vqhps_scarce_emdb")
-    assert by[("3dpw", vq, "vqhps")]["pve_mm"] == 100.0 + 10 * LABELS.index("vqhps_scarce")
+    assert by[("emdb", vq, "vqhps")]["pve_mm"] == 200.0 + 10 * PAPER_LABELS.index("vqhps_scarce_emdb")
+    assert by[("3dpw", vq, "vqhps")]["pve_mm"] == 100.0 + 10 * PAPER_LABELS.index("vqhps_scarce")
     assert by[("emdb", METHOD_NAMES["baseline"], "standard")]["mpjpe_mm"] == 201.0 + 10 * 5
     # one VQ-HPS, one baseline and one oracle row per (test set, protocol): no 3DPW-trained EMDB row;
     # the emdb protocol only on EMDB-1
@@ -69,7 +51,7 @@ def test_scarce_emdb_rows_sit_beside_the_papers_emdb_scarce_rows(tables):
 
 def test_headline_differences_per_test_set_and_regime(tables):
     head = json.loads((tables / "metrics.json").read_text())
-    gap = 10.0 * (LABELS.index("vqhps_scarce_emdb") - LABELS.index("baseline_scarce_emdb"))
+    gap = 10.0 * (PAPER_LABELS.index("vqhps_scarce_emdb") - PAPER_LABELS.index("baseline_scarce_emdb"))
     assert head["emdb/scarce_emdb/standard/vqhps_minus_baseline_pve_mm"] == pytest.approx(gap)
     assert "3dpw/scarce_emdb/standard/vqhps_minus_baseline_pve_mm" not in head
     assert "emdb/scarce/standard/vqhps_minus_baseline_pve_mm" not in head
