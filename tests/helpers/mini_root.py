@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
+import yaml
 from PIL import Image
 
 from helpers.body_fixtures import write_smpl_pkl, write_smplh_npz
@@ -17,6 +21,7 @@ from helpers.realdata_fixtures import (
     write_threedpw_sequence,
 )
 
+REPO = Path(__file__).resolve().parents[2]
 GENDERS = ("neutral", "male", "female")
 INTRINSICS = np.array([[1000.0, 0.0, 540.0], [0.0, 1000.0, 960.0], [0.0, 0.0, 1.0]])
 
@@ -86,3 +91,54 @@ def build_mini_root(root: Path) -> Path:
         write_amass_motion(root / "amass" / subset / "s0" / "a_poses.npz", gender="male", seed=10 + i)
         np.savez(root / "amass" / subset / "s0" / "shape.npz", betas=np.zeros(16), gender=np.array("male"))
     return root
+
+
+def mini_root_params(data_root: Path) -> dict:
+    """The repository's paper params, pointed at a mini root under ``data_root`` and sized for it."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    paper = copy.deepcopy(params["paper"])
+    paper["data_root"] = str(data_root)
+    paper["check_data"] = {
+        "datasets": ["smplh", "smpl", "j_regressor_h36m", "bedlam_animations", "3dpw", "emdb", "bedlam_real"],
+        "options": {
+            "3dpw": {"n_train": 1, "n_validation": 1, "n_test": 1},
+            "emdb": {"n_subjects": 2, "n_sequences": 5},
+            "bedlam_real": {"label_sets": ["coco", "mpii"]},
+        },
+    }
+    paper["prepare_meshes"].update({"shard_size": 40, "row_group_size": 20})
+    paper["prepare_images"].update(
+        {
+            "splits": {
+                "train": ["coco", "mpii", "3dpw_train", "emdb2_train"],
+                "val": ["3dpw_validation", "emdb2_val"],
+                "test": ["3dpw_test", "emdb1"],
+            },
+            "crop_size": 32,
+            "shard_size": 16,
+            "row_group_size": 8,
+            "chunk_size": 8,
+        }
+    )
+    return {"paper": paper}
+
+
+def paper_argv(params: Path, results: Path) -> list[str]:
+    """A paper stage's command-line arguments for in-process ``main`` calls (CPU, one worker, no tracking)."""
+    return ["--params", str(params), "--experiment", "paper", "--results", str(results), "--no-track"] + [
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+    ]
+
+
+def link_tree(src: Path, dst: Path) -> None:
+    """``dst`` = real folders, files linked to ``src`` (a bad file replaces one link, never the base)."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    for dirpath, _, files in os.walk(src):
+        out = dst / Path(dirpath).relative_to(src)
+        out.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            (out / f).symlink_to(Path(dirpath) / f)

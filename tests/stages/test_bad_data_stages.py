@@ -3,7 +3,6 @@ exit 1, no traceback, the results tree as it was, and no payload run."""
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.mini_root import build_mini_root
+from helpers.mini_root import link_tree, paper_argv
 from helpers.realdata_fixtures import write_bad_file
 from vqhps.stages import check_data, prepare_images, prepare_meshes
 
@@ -76,70 +75,6 @@ PARAMS = [
 ]
 
 
-def _params(data_root: Path) -> dict:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    paper = copy.deepcopy(params["paper"])
-    paper["data_root"] = str(data_root)
-    paper["check_data"] = {
-        "datasets": ["smplh", "smpl", "j_regressor_h36m", "bedlam_animations", "3dpw", "emdb", "bedlam_real"],
-        "options": {
-            "3dpw": {"n_train": 1, "n_validation": 1, "n_test": 1},
-            "emdb": {"n_subjects": 2, "n_sequences": 5},
-            "bedlam_real": {"label_sets": ["coco", "mpii"]},
-        },
-    }
-    paper["prepare_meshes"].update({"shard_size": 40, "row_group_size": 20})
-    paper["prepare_images"].update(
-        {
-            "splits": {
-                "train": ["coco", "mpii", "3dpw_train", "emdb2_train"],
-                "val": ["3dpw_validation", "emdb2_val"],
-                "test": ["3dpw_test", "emdb1"],
-            },
-            "crop_size": 32,
-            "shard_size": 16,
-            "row_group_size": 8,
-            "chunk_size": 8,
-        }
-    )
-    return {"paper": paper}
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A good mini data root, params pointing at a linked copy of it, and results holding prepare_meshes."""
-    base = build_mini_root(tmp_path_factory.mktemp("mini_root"))
-    top = tmp_path_factory.mktemp("project")
-    data = top / "data"
-    params = top / "params.yaml"
-    params.write_text(yaml.safe_dump(_params(data)))
-    _link_tree(base, data)
-    results = top / "results"
-    for stage in ("check_data", "prepare_meshes"):  # what prepare_images needs, made from the good root
-        assert STAGES[stage].main(_argv(params, results)) == 0
-    return base, data, params, results
-
-
-def _argv(params: Path, results: Path) -> list[str]:
-    return ["--params", str(params), "--experiment", "paper", "--results", str(results), "--no-track"] + [
-        "--workers",
-        "1",
-        "--device",
-        "cpu",
-    ]
-
-
-def _link_tree(src: Path, dst: Path) -> None:
-    """``dst`` = real folders, files linked to ``src`` (a bad file replaces one link, never the base)."""
-    if dst.exists():
-        shutil.rmtree(dst)
-    for dirpath, _, files in os.walk(src):
-        out = dst / Path(dirpath).relative_to(src)
-        out.mkdir(parents=True, exist_ok=True)
-        for f in files:
-            (out / f).symlink_to(Path(dirpath) / f)
-
-
 def _tree(root: Path) -> dict[str, tuple[int, int] | str]:
     """Every path under ``root``: files with size and mtime, folders by name (their mtime tells nothing)."""
     return {
@@ -151,7 +86,7 @@ def _tree(root: Path) -> dict[str, tuple[int, int] | str]:
 @pytest.mark.parametrize("stage, rel, kind", PARAMS)
 def test_stage_on_bad_file(project, capfd, stage, rel, kind):
     base, data, params, results = project
-    _link_tree(base, data)
+    link_tree(base, data)
     marker = data.parent / "payload-ran"
     target = data / rel
     if kind == "missing":
@@ -160,7 +95,7 @@ def test_stage_on_bad_file(project, capfd, stage, rel, kind):
         write_bad_file(target, kind, marker)
     before = _tree(results)
     capfd.readouterr()
-    status = STAGES[stage].main(_argv(params, results))  # a traceback would raise here
+    status = STAGES[stage].main(paper_argv(params, results))  # a traceback would raise here
     err = capfd.readouterr().err
     errors = [line for line in err.splitlines() if " ERROR " in line]
     assert status == 1 and "Traceback" not in err
@@ -175,40 +110,40 @@ def test_stage_on_bad_file(project, capfd, stage, rel, kind):
 
 def test_download_folder_name_explained(project, capfd):
     base, data, params, results = project
-    _link_tree(base, data)
+    link_tree(base, data)
     (data / "3dpw").rename(data / "3DPW")
     before = _tree(results)
-    assert check_data.main(_argv(params, results)) == 1
+    assert check_data.main(paper_argv(params, results)) == 1
     err = capfd.readouterr().err
     assert f"`mv {data / '3DPW'} {data / '3dpw'}`" in err and _tree(results) == before
-    assert prepare_meshes.main(_argv(params, results)) == 1  # the stage says it too, in one line
+    assert prepare_meshes.main(paper_argv(params, results)) == 1  # the stage says it too, in one line
     errors = [line for line in capfd.readouterr().err.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and f"`ln -s 3DPW {data / '3dpw'}`" in errors[0] and _tree(results) == before
 
 
 def test_check_data_follows_the_motion_source(project, tmp_path, capfd):
     base, data, params, results = project
-    _link_tree(base, data)
+    link_tree(base, data)
     raw = yaml.safe_load(params.read_text())
     raw["paper"]["prepare_meshes"].update({"source": "amass", "amass_subsets": ["CMU"]})
     other = tmp_path / "params.yaml"
     other.write_text(yaml.safe_dump(raw))
     shutil.rmtree(data / "bedlam_animations")  # not needed any more
-    assert check_data.main(_argv(other, tmp_path / "results")) == 0
+    assert check_data.main(paper_argv(other, tmp_path / "results")) == 0
     shutil.rmtree(data / "amass" / "CMU")
-    assert check_data.main(_argv(other, tmp_path / "results")) == 1
+    assert check_data.main(paper_argv(other, tmp_path / "results")) == 1
     assert "AMASS subset CMU: missing" in capfd.readouterr().err
 
 
 def test_process_exit_has_no_traceback(project):
     """The real entry point as Snakemake runs it: stderr is one ERROR line, status 1."""
     base, data, params, results = project
-    _link_tree(base, data)
+    link_tree(base, data)
     marker = data.parent / "payload-ran"
     write_bad_file(data / V3, "hostile_pickle", marker)
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "VQHPS_NO_TRACK": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "vqhps.stages.prepare_meshes", *_argv(params, results)],
+        [sys.executable, "-m", "vqhps.stages.prepare_meshes", *paper_argv(params, results)],
         capture_output=True,
         text=True,
         env=env,
