@@ -6,6 +6,7 @@ import copy
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -253,3 +254,44 @@ def test_make_tables_on_a_hand_made_metrics_file(project, tmp_path):
 
 def test_make_tables_without_evaluate_output_is_a_user_error(project, tmp_path):
     assert make_tables.main(_argv(project, results=tmp_path)) == 1
+
+
+def test_scarce_study_scores_every_study_run_beside_the_constant(project, tmp_path):
+    """scarce_study on two study regimes whose models are the module's trained ones (the stage's own work
+    is testing each on the test split and summarising; train_vqhps trains study regimes as any other)."""
+    from vqhps.stages import scarce_study
+    from vqhps.study import study_regime_name
+
+    results = tmp_path / "results"
+    shutil.copytree(project / "results", results)
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["demo"]["scarce_study"] = {
+        "sources": ["anny"],
+        "fractions": [0.5, 1.0],
+        "seeds": [0],
+        "bootstrap": 50,
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    for fraction, trained in ((0.5, "scarce"), (1.0, "full")):
+        for stage in ("train_vqhps", "train_baseline"):
+            run = results / f"demo/{stage}/{study_regime_name(fraction, 0)}"
+            run.mkdir(parents=True)
+            shutil.copyfile(results / f"demo/{stage}/{trained}/model.pt", run / "model.pt")
+    assert scarce_study.main(_argv(tmp_path, results=results)) == 0
+    out = results / "demo/scarce_study"
+    runs = pd.read_csv(out / "runs.csv")
+    assert sorted(zip(runs["method"], runs["fraction"], strict=True)) == [
+        ("baseline", 0.5), ("baseline", 1.0), ("vqhps", 0.5), ("vqhps", 1.0)
+    ]  # fmt: skip
+    assert dict(zip(runs["fraction"], runs["n_train"], strict=False)) == {0.5: 3, 1.0: SPLITS["train"]}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_test"] == SPLITS["test"] and metrics["gt_edge_distortion"] >= 0
+    for _, row in runs.iterrows():  # one seed: the study's mean is that run's mean over the test images
+        key = f"{row['method']}/f{round(row['fraction'] * 1000):04d}"
+        for metric in ("pve_mm", "pa_mpjpe_mm", "edge_distortion"):
+            assert metrics[f"{key}/{metric}"] == pytest.approx(row[metric]), (key, metric)
+            assert metrics[f"{key}/{metric}_lo"] <= row[metric] <= metrics[f"{key}/{metric}_hi"]
+    assert metrics["constant/f1000/pve_mm"] > 0, "the constant predictor sits beside the study runs"
+    table = pd.read_csv(out / "tables/study_table.csv")
+    assert set(table["method"]) == {"vqhps", "baseline", "constant"} and (table["protocol"] == "vqhps").all()
+    assert (out / "plots/study.png").stat().st_size > 1000
