@@ -12,6 +12,7 @@ from vqhps.geometry import (
     axis_angle_to_matrix,
     matrix_to_axis_angle,
     matrix_to_rot6d,
+    project_to_rotation,
     random_rotations,
     rot6d_to_matrix,
     rotate_points,
@@ -63,3 +64,22 @@ def test_rotate_points_matches_matrix_product():
     p = torch.randn(2, 5, 3)
     expected = torch.einsum("bij,bnj->bni", r, p)
     assert torch.allclose(rotate_points(p, r), expected, atol=1e-6)
+
+
+def test_projection_onto_rotations_is_a_proper_nearest_rotation():
+    gen = torch.Generator().manual_seed(0)
+    rots = random_rotations(64, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(project_to_rotation(rots), rots)  # rotations stay where they are
+    noisy = rots + 0.2 * torch.randn(64, 3, 3, generator=gen, dtype=torch.float64)
+    proj = project_to_rotation(noisy)
+    eye = torch.eye(3, dtype=torch.float64).expand(64, 3, 3)
+    torch.testing.assert_close(proj @ proj.transpose(1, 2), eye)
+    torch.testing.assert_close(torch.linalg.det(proj), torch.ones(64, dtype=torch.float64))
+    # nearest: no other rotation (here: the true one, or a small turn of the projection) is closer
+    dist = (proj - noisy).flatten(1).norm(dim=1)
+    assert torch.all(dist <= (rots - noisy).flatten(1).norm(dim=1) + 1e-12)
+    turn = axis_angle_to_matrix(torch.tensor([0.0, 0.05, 0.0], dtype=torch.float64))
+    assert torch.all(dist <= (proj @ turn - noisy).flatten(1).norm(dim=1))
+    # a reflection is sent to a rotation (det +1), not kept
+    mirror = torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))
+    assert torch.linalg.det(project_to_rotation(mirror)) > 0

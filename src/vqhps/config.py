@@ -90,6 +90,9 @@ class RenderImagesParams:
     image_format: Literal["jpeg", "png"]
     jpeg_quality: int  # 1..100, used for jpeg only
     shard_size: int  # images per Parquet file
+    # clothes: face/hair, shirt, trousers, shoes in random colours per image (vqhps.render.garments);
+    # uniform: one random colour for the whole figure (front and back look alike)
+    appearance: Literal["clothes", "uniform"] = "clothes"
 
     def __post_init__(self) -> None:
         _positive(self, "image_size", "views_per_mesh", "shard_size")
@@ -315,6 +318,8 @@ class ImageTrainParams:
     crop_size: int  # crop side in px, a multiple of 32 (paper: 224)
     rotcam_hidden: int  # hidden width of the rotation/camera MLP (paper: 1024)
     rotcam_dropout: float = 0.5  # dropout in the rotation/camera MLP (the original: 0.5)
+    # rot6d (the original) or matrix (9 numbers fitted as they are, SVD-projected: learns from scratch)
+    rotation_output: Literal["rot6d", "matrix"] = "rot6d"
     batch_size: int  # images per optimiser step (over all GPUs) (paper: 32)
     steps: int | None  # optimiser steps; null: from ``epochs`` (a regime's ``steps`` overrides both)
     lr: float  # AdamW learning rate (paper: 1e-4)

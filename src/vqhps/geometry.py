@@ -109,6 +109,21 @@ def matrix_to_quaternion(rotation: Tensor) -> Tensor:
     return torch.where(quat[..., :1] < 0, -quat, quat)
 
 
+def project_to_rotation(matrix: Tensor) -> Tensor:
+    """Nearest rotation (Frobenius norm) of each 3x3 matrix: ``U diag(1, 1, det(U V^T)) V^T`` from its SVD.
+
+    Args:
+        matrix: (..., 3, 3) float matrices (not necessarily orthogonal).
+
+    Returns:
+        (..., 3, 3) proper rotations (orthonormal, determinant +1).
+    """
+    u, _, vh = torch.linalg.svd(matrix)
+    det = torch.det(u @ vh)
+    ones = torch.ones_like(det)
+    return u @ torch.diag_embed(torch.stack([ones, ones, det], dim=-1)) @ vh
+
+
 def rot6d_to_matrix(rot6d: Tensor) -> Tensor:
     """6D rotation representation (Zhou et al. 2019) -> rotation matrix by Gram-Schmidt.
 

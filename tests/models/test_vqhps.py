@@ -41,6 +41,20 @@ def test_output_shapes_argmax_and_valid_rotations() -> None:
     assert out.cam.shape == (3, 3)
 
 
+def test_matrix_rotation_output_fits_the_raw_matrix_and_poses_with_its_projection() -> None:
+    model = _tiny(rotation_output="matrix")
+    assert model.rotcam.rot_predictor.out_features == 9
+    out = model(torch.randn(3, 3, 64, 64))
+    eye = torch.eye(3).expand(3, 3, 3)
+    torch.testing.assert_close(out.rotmat @ out.rotmat.transpose(1, 2), eye, atol=1e-5, rtol=0)
+    assert out.rot_fit.requires_grad and not out.rotmat.requires_grad
+    assert not torch.allclose(out.rot_fit, out.rotmat)  # the fitted matrix is the raw, unprojected one
+    six = _tiny()(torch.randn(2, 3, 64, 64))
+    assert six.rot_fit is six.rotmat  # rot6d: the loss fits the rotation itself, as the original
+    with pytest.raises(ValueError, match="rotation_output must be one of"):
+        _tiny(rotation_output="quaternion")
+
+
 def test_causal_head_token_i_ignores_later_tokens() -> None:
     head = _tiny().transformer.eval()
     features = torch.randn(2, 6, 32)

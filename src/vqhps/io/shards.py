@@ -276,12 +276,15 @@ class MeshTopology:
         faces: (F, 3) int64 triangles.
         topology_id: stable name of the topology (body model, variant, version).
         joint_regressor: (17, V) float32 linear regressor to the 17 H36M joints (native order), or None.
+        vertex_parts: (V,) int8 garment code per vertex (:mod:`vqhps.render.garments`; the synthetic
+            figures' clothes), or None.
     """
 
     vertices: np.ndarray
     faces: np.ndarray
     topology_id: str
     joint_regressor: np.ndarray | None = None
+    vertex_parts: np.ndarray | None = None
 
 
 def write_template(folder: str | Path, topology: MeshTopology) -> None:
@@ -298,6 +301,11 @@ def write_template(folder: str | Path, topology: MeshTopology) -> None:
                 f"joint regressor has shape {reg.shape}, expected (17, {len(arrays['vertices'])})"
             )
         arrays["joint_regressor"] = reg
+    if topology.vertex_parts is not None:
+        parts = np.asarray(topology.vertex_parts, np.int8)
+        if parts.shape != (len(arrays["vertices"]),):
+            raise ValueError(f"vertex_parts has shape {parts.shape}, expected ({len(arrays['vertices'])},)")
+        arrays["vertex_parts"] = parts
     with atomic_path(Path(folder) / "template.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
 
@@ -311,7 +319,8 @@ def read_template(folder: str | Path) -> MeshTopology:
         )
     with np.load(path, allow_pickle=False) as z:
         reg = z["joint_regressor"] if "joint_regressor" in z.files else None
-        return MeshTopology(z["vertices"], z["faces"], str(z["topology_id"]), reg)
+        parts = z["vertex_parts"] if "vertex_parts" in z.files else None
+        return MeshTopology(z["vertices"], z["faces"], str(z["topology_id"]), reg, parts)
 
 
 def _filesystem(path: str):

@@ -29,6 +29,7 @@ class RegressionConfig:
     dropout: float = 0.2
     rotcam_hidden: int = 1024
     rotcam_dropout: float = 0.5
+    rotation_output: str = "rot6d"  # or "matrix" (see RotCamHead)
 
     def __post_init__(self) -> None:
         if self.image_size % 32:
@@ -40,12 +41,14 @@ class RegressionConfig:
 @dataclass
 class RegressionOutput:
     """``canonical``: (B, V, 3) metres, canonical frame; ``verts``: (B, V, 3) = canonical @ R^T;
-    ``rotmat``: (B, 3, 3); ``cam``: (B, 3) weak perspective (s, tx, ty)."""
+    ``rotmat``: (B, 3, 3); ``cam``: (B, 3) weak perspective (s, tx, ty); ``rot_fit``: (B, 3, 3) what the
+    rotation loss compares with the GT (``rotmat``, or the raw matrix of ``rotation_output: matrix``)."""
 
     canonical: Tensor
     verts: Tensor
     rotmat: Tensor
     cam: Tensor
+    rot_fit: Tensor | None = None
 
 
 class MeshRegressor(nn.Module):
@@ -76,7 +79,13 @@ class MeshRegressor(nn.Module):
         self.basis = nn.Linear(config.rank, template.numel(), bias=False)
         # Small basis: the first prediction is the template, and gradients reach both factors.
         nn.init.normal_(self.basis.weight, std=1e-3)
-        self.rotcam = RotCamHead(channels, rest_joints, config.rotcam_hidden, config.rotcam_dropout)
+        self.rotcam = RotCamHead(
+            channels,
+            rest_joints,
+            config.rotcam_hidden,
+            config.rotcam_dropout,
+            output=config.rotation_output,
+        )
 
     def forward(self, images: Tensor) -> RegressionOutput:
         """images (B, 3, S, S) ImageNet-normalised -> ``RegressionOutput``."""
@@ -84,10 +93,9 @@ class MeshRegressor(nn.Module):
         rot_features = pose_features if self.backbone_rot is None else self.backbone_rot(images)
         offsets = self.basis(self.coefficients(pose_features.mean(dim=(2, 3))))
         canonical = self.template + offsets.view(-1, *self.template.shape)
-        rotmat, cam = self.rotcam(rot_features)
-        return RegressionOutput(
-            canonical=canonical, verts=pose_canonical(canonical, rotmat), rotmat=rotmat, cam=cam
-        )
+        rotmat, cam, rot_fit = self.rotcam(rot_features)
+        verts = pose_canonical(canonical, rotmat)
+        return RegressionOutput(canonical=canonical, verts=verts, rotmat=rotmat, cam=cam, rot_fit=rot_fit)
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,9 @@ def regression_losses(
     terms = {
         "vertex": losses.vertex_l1(output.canonical, target_canonical),
         "joint": losses.joint_l1(output.canonical, target_canonical, joint_regressor),
-        "rotation": losses.rotation_mse(output.rotmat, target_rotmat),
+        "rotation": losses.rotation_mse(
+            output.rotmat if output.rot_fit is None else output.rot_fit, target_rotmat
+        ),
         "reprojection": losses.reprojection_l1(
             losses.weak_perspective_project(losses.regress_joints(output.verts, joint_regressor), output.cam),
             keypoints2d,

@@ -9,11 +9,14 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from vqhps.geometry import rot6d_to_matrix
+from vqhps.geometry import project_to_rotation, rot6d_to_matrix
 from vqhps.models.backbones import build_backbone
 from vqhps.models.token_transformer import HEAD_ATTENTION_AXES, TokenTransformer, sine_position_encoding
 
 ROT6D_LAYOUTS = ("columns", "rows")
+#: What the rotation branch outputs: "rot6d" (the original: 6 numbers, Gram-Schmidt) or "matrix" (9 numbers
+#: fitted to the GT matrix by the MSE as they are, projected onto SO(3) by SVD for the posed mesh).
+ROTATION_OUTPUTS = ("rot6d", "matrix")
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,13 @@ class VQHPSConfig:
     rotcam_dropout: float = 0.5
     rot6d_layout: str = "columns"
     head_attention_axis: str = "tokens"
+    rotation_output: str = "rot6d"
 
     def __post_init__(self) -> None:
+        if self.rotation_output not in ROTATION_OUTPUTS:
+            raise ValueError(
+                f"rotation_output must be one of {ROTATION_OUTPUTS}, got {self.rotation_output!r}"
+            )
         if self.rot6d_layout not in ROT6D_LAYOUTS:
             raise ValueError(f"rot6d_layout must be one of {ROT6D_LAYOUTS}, got {self.rot6d_layout!r}")
         if self.head_attention_axis not in HEAD_ATTENTION_AXES:
@@ -71,12 +79,14 @@ class VQHPSOutput:
         indices: (B, T) int64, ``logits.argmax(-1)`` (no sampling).
         rotmat: (B, 3, 3) float32 global rotation, camera frame (canonical mesh -> camera).
         cam: (B, 3) float32 weak-perspective camera (s, tx, ty) in the [-1, 1] crop frame.
+        rot_fit: (B, 3, 3) what the rotation loss compares with the GT rotation (see ``RotCamHead``).
     """
 
     logits: Tensor
     indices: Tensor
     rotmat: Tensor
     cam: Tensor
+    rot_fit: Tensor
 
 
 @dataclass
@@ -100,6 +110,13 @@ class RotCamHead(nn.Module):
     fc1 -> dropout -> fc2 -> dropout with NO nonlinearity in between, as the original (so fc1/fc2 compose
     to one linear map at inference; kept for faithfulness and parameter parity).
     ``rot6d_layout``: "columns" (default) or "rows" (the original's pytorch3d convention: R is the transpose).
+
+    ``output``: "rot6d" (the original) or "matrix". With "matrix" the branch regresses the 9 entries, the loss
+    fits them to the GT matrix as they are (``rot_fit``), and ``rotmat`` is their SVD projection onto SO(3)
+    (not differentiated: SVD's gradient is unstable where singular values meet, as at the start of training).
+    Why: from a randomly initialised backbone a constrained output (6D or SVD in the loop) stays at a
+    yaw-blind guess for hundreds of steps, while unconstrained regression starts from the conditional mean
+    and learns at once (README, issue 12: 34 vs 95 degrees on training images after 250 steps).
     """
 
     def __init__(
@@ -109,24 +126,35 @@ class RotCamHead(nn.Module):
         hidden: int,
         dropout: float,
         rot6d_layout: str = "columns",
+        output: str = "rot6d",
     ) -> None:
         super().__init__()
+        if output not in ROTATION_OUTPUTS:
+            raise ValueError(f"rotation output must be one of {ROTATION_OUTPUTS}, got {output!r}")
         self.rows = rot6d_layout == "rows"
+        self.matrix = output == "matrix"
         rest_joints = torch.as_tensor(rest_joints, dtype=torch.float32).reshape(-1)
         self.register_buffer("rest_joints", rest_joints)
         self.fc1 = nn.Linear(in_channels + rest_joints.numel(), hidden)
         self.fc2 = nn.Linear(hidden, hidden)
         self.drop1, self.drop2 = nn.Dropout(dropout), nn.Dropout(dropout)
-        self.rot_predictor = nn.Linear(hidden, 6)
+        self.rot_predictor = nn.Linear(hidden, 9 if self.matrix else 6)
         self.cam_predictor = nn.Linear(hidden, 3)
 
-    def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
-        """features (B, C, h, w) -> rotmat (B, 3, 3), cam (B, 3)."""
+    def forward(self, features: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """features (B, C, h, w) -> rotmat (B, 3, 3), cam (B, 3), rot_fit (B, 3, 3)."""
         pooled = features.mean(dim=(2, 3))
         x = torch.cat([pooled, self.rest_joints.expand(pooled.shape[0], -1)], dim=1)
         x = self.drop2(self.fc2(self.drop1(self.fc1(x))))
+        cam = self.cam_predictor(x)
+        if self.matrix:
+            raw = self.rot_predictor(x).view(-1, 3, 3)
+            with torch.no_grad():
+                rotmat = project_to_rotation(raw.float()).to(raw.dtype)
+            return rotmat, cam, raw
         rotmat = rot6d_to_matrix(self.rot_predictor(x))
-        return (rotmat.transpose(-1, -2) if self.rows else rotmat), self.cam_predictor(x)
+        rotmat = rotmat.transpose(-1, -2) if self.rows else rotmat
+        return rotmat, cam, rotmat
 
 
 class BackboneSpec(Protocol):
@@ -176,7 +204,12 @@ class VQHPS(nn.Module):
             config.head_attention_axis,
         )
         self.rotcam = RotCamHead(
-            channels, rest_joints, config.rotcam_hidden, config.rotcam_dropout, config.rot6d_layout
+            channels,
+            rest_joints,
+            config.rotcam_hidden,
+            config.rotcam_dropout,
+            config.rot6d_layout,
+            config.rotation_output,
         )
 
     def token_logits(self, pose_features: Tensor) -> Tensor:
@@ -192,8 +225,10 @@ class VQHPS(nn.Module):
         pose_features = self.backbone_pose(images)
         rot_features = pose_features if self.backbone_rot is None else self.backbone_rot(images)
         logits = self.token_logits(pose_features)
-        rotmat, cam = self.rotcam(rot_features)
-        return VQHPSOutput(logits=logits, indices=logits.argmax(dim=-1), rotmat=rotmat, cam=cam)
+        rotmat, cam, rot_fit = self.rotcam(rot_features)
+        return VQHPSOutput(
+            logits=logits, indices=logits.argmax(dim=-1), rotmat=rotmat, cam=cam, rot_fit=rot_fit
+        )
 
     def predict_mesh(self, images: Tensor, decoder: Callable[[Tensor], Tensor]) -> MeshPrediction:
         """Predict the posed mesh with the frozen Mesh-VQ-VAE decoder.

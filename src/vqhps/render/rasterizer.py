@@ -87,7 +87,7 @@ def _shade_zbuf(
     width: int,
     x0: int,
     y0: int,
-    albedo: wp.vec3,
+    albedo: wp.array(dtype=wp.vec3),
     light: wp.vec3,
     ambient: float,
     diffuse: float,
@@ -124,7 +124,9 @@ def _shade_zbuf(
     if wp.dot(n, ray) > 0.0:  # two-sided
         n = -n
     lambert = wp.max(wp.dot(n, light), 0.0)
-    color[i, j] = albedo * (ambient + diffuse * lambert)
+    w0 = 1.0 - u - v
+    base = w0 * albedo[ia] + u * albedo[ib] + v * albedo[ic]
+    color[i, j] = base * (ambient + diffuse * lambert)
     depth[i, j] = hit_t
 
 
@@ -144,7 +146,7 @@ def rasterize(
         mesh: a mesh whose ``set_points`` has been called (world positions and smooth normals).
         cam: the camera (its width/height give the image size).
         background: (H, W, 3) float32 in [0, 1].
-        albedo: (3,) surface colour in [0, 1].
+        albedo: (3,) surface colour, or (V, 3) per-vertex colours (interpolated), in [0, 1].
         light_dir: (3,) unit world direction towards the light.
         ambient, diffuse: Lambert weights.
         window: optional (x0, y0, x1, y1) pixel range to shade (pixels outside show the background).
@@ -199,7 +201,7 @@ def rasterize(
                 w,
                 int(x0),
                 int(y0),
-                wp.vec3(*albedo),
+                _vertex_colours(albedo, mesh.points.shape[0]),
                 wp.vec3(*light_dir),
                 float(ambient),
                 float(diffuse),
@@ -207,3 +209,13 @@ def rasterize(
             outputs=[color, depth],
         )
     return composite(color, depth, background)
+
+
+def _vertex_colours(albedo: np.ndarray, n_vertices: int) -> wp.array:
+    """A (V,) vec3 Warp array of per-vertex albedo from a (3,) colour or a (V, 3) array."""
+    colours = np.asarray(albedo, np.float32)
+    if colours.shape == (3,):
+        colours = np.broadcast_to(colours, (n_vertices, 3))
+    if colours.shape != (n_vertices, 3):
+        raise ValueError(f"albedo has shape {colours.shape}, expected (3,) or ({n_vertices}, 3)")
+    return wp.array(np.ascontiguousarray(colours), dtype=wp.vec3, device=_DEVICE)

@@ -145,6 +145,7 @@ def render_sample(
     camera: CameraSampling | None = None,
     appearance: AppearanceSampling | None = None,
     return_verts: bool = False,
+    garments: np.ndarray | None = None,
 ) -> SyntheticSample:
     """Rotate a canonical mesh about its centroid, frame it with a random camera and ray-cast it.
 
@@ -156,6 +157,8 @@ def render_sample(
         image_size: square image side, pixels.
         camera, appearance: sampling ranges (defaults: the dataclasses' defaults).
         return_verts: also return the camera-frame vertices.
+        garments: optional (V,) int garment code per vertex (:mod:`vqhps.render.garments`): the
+            figure is dressed in a random palette per image instead of one uniform colour.
     """
     # Warp initialises lazily, in the worker that renders.
     from vqhps.render.rasterizer import rasterize
@@ -170,7 +173,12 @@ def render_sample(
     # Frame on a strided subset of vertices (framing is random anyway; the bbox uses all of them).
     cam = random_orbit_camera(world[:: max(1, len(world) // 2000)], rng, image_size, camera)
     background = random_background(rng, image_size, appearance.background_noise)
-    albedo = rng.uniform(*appearance.albedo, size=3)
+    if garments is None:
+        albedo = rng.uniform(*appearance.albedo, size=3)
+    else:
+        from vqhps.render.garments import random_palette, vertex_albedo
+
+        albedo = vertex_albedo(garments, random_palette(rng))
     light = -cam.R[2] + rng.normal(0.0, appearance.light_jitter, size=3)  # from the camera side
     light /= np.linalg.norm(light)
 

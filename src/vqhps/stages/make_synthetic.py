@@ -4,7 +4,7 @@ Poses are sampled within anatomical joint limits on Anny's rig and phenotypes at
 mesh has no global rotation and its mean vertex at the origin, exactly as the Mesh-VQ-VAE consumes
 them. Output ``meshes/``: ``vertices.npy`` (N, V, 3) float32 metres, ``pose.npy`` (N, P),
 ``shape.npy`` (N, 6) float32, ``template.npz`` (rest vertices, faces, the fixed 17-joint H36M
-regressor of the topology) and ``meta.json``.
+regressor of the topology, a garment code per vertex) and ``meta.json``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from vqhps.seeding import stage_seed
 
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.body.anny_body import AnnyBody
+    from vqhps.render.garments import anny_garment_labels
 
     p = ctx.section
     from vqhps.body.joint_regressor import h36m_regressor
@@ -50,7 +51,9 @@ def run(ctx: StageContext) -> dict[str, float]:
         del verts
         np.save(tmp / "pose.npy", np.concatenate(poses).astype(np.float32))
         np.save(tmp / "shape.npy", np.concatenate(shapes).astype(np.float32))
-        write_template(tmp, MeshTopology(_np(body.template), _np(body.faces), body.topology_id, regressor))
+        parts = anny_garment_labels(body)  # clothes for render_images (vqhps.render.garments)
+        topology = MeshTopology(_np(body.template), _np(body.faces), body.topology_id, regressor, parts)
+        write_template(tmp, topology)
         meta = {
             "source": "anny",
             "topology": p.topology,

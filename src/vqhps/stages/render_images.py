@@ -32,6 +32,12 @@ def run(ctx: StageContext) -> dict[str, float]:
         raise UserError(
             f"{src}/template.npz has no joint regressor; re-run make_synthetic and prepare_meshes"
         )
+    if p.appearance == "clothes" and topology.vertex_parts is None:
+        raise UserError(
+            f"{src}/template.npz has no vertex_parts (garment codes) for appearance: clothes; re-run "
+            "make_synthetic and prepare_meshes, or set render_images.appearance: uniform"
+        )
+    garments = topology.vertex_parts if p.appearance == "clothes" else None
     seed = stage_seed(ctx.params.seed, "render_images")
     counts, visible = {}, []
     with atomic_path(ctx.out_dir / "images") as img_dir, atomic_path(ctx.out_dir / "meshes") as mesh_dir:
@@ -69,6 +75,7 @@ def run(ctx: StageContext) -> dict[str, float]:
                 indices=range(index, index + len(tasks)),
                 image_size=p.image_size,
                 workers=ctx.workers,
+                garments=garments,
             )
             batch = []
             for task, sample in zip(tasks, samples, strict=True):

@@ -59,6 +59,7 @@ def run(ctx: StageContext) -> dict[str, float]:
         dropout=p.dropout,
         rotcam_hidden=p.rotcam_hidden,
         rotcam_dropout=p.rotcam_dropout,
+        rotation_output=p.rotation_output,
     )
     seed = stage_seed(ctx.params.seed, "image_training", name)
     torch.manual_seed(seed % 2**31)

@@ -91,7 +91,7 @@ class VQHPSTask:
         joints = losses.regress_joints(pose_canonical(canonical, rotmat), self.regressor)
         terms = {
             "tokens_ce": losses.token_cross_entropy(logits, gt_tokens),
-            "rotation": losses.rotation_mse(rotmat, batch["global_rot"].float()),
+            "rotation": losses.rotation_mse(out.rot_fit.float(), batch["global_rot"].float()),
             "reprojection": losses.reprojection_l1(
                 losses.weak_perspective_project(joints, cam), batch["keypoints2d"].float()
             ),
@@ -137,7 +137,10 @@ class BaselineTask:
 
     @staticmethod
     def _float(out: RegressionOutput) -> RegressionOutput:
-        return RegressionOutput(out.canonical.float(), out.verts.float(), out.rotmat.float(), out.cam.float())
+        fit = None if out.rot_fit is None else out.rot_fit.float()
+        return RegressionOutput(
+            out.canonical.float(), out.verts.float(), out.rotmat.float(), out.cam.float(), fit
+        )
 
     def losses(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Terms ``vertex``, ``joint``, ``rotation``, ``reprojection`` and ``total``."""
