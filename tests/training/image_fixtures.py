@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 from meshes import icosphere  # noqa: E402
 
 from vqhps.data.augment import vertex_mirror_permutation  # noqa: E402
-from vqhps.data.image_dataset import CropConfig, ImageCropDataset  # noqa: E402
+from vqhps.data.crop_config import PAPER_AUGMENT, CropConfig  # noqa: E402
+from vqhps.data.image_dataset import ImageCropDataset  # noqa: E402
 from vqhps.geometry import random_rotations  # noqa: E402
 from vqhps.io.schemas import IMAGES, MESHES  # noqa: E402
 from vqhps.io.shards import MeshTopology, ShardWriter, write_template  # noqa: E402
@@ -77,7 +79,7 @@ def datasets(
     perm = vertex_mirror_permutation(topology().vertices)
     train = ImageCropDataset(
         samples(n_train, 0),
-        CropConfig(size=32, augment=True, flip_prob=flip, photometric_prob=0.3),
+        CropConfig(size=32, augment=replace(PAPER_AUGMENT, flip_prob=flip, photometric_prob=0.3)),
         perm,
         seed=3,
     )

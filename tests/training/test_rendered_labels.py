@@ -9,6 +9,7 @@ unchanged by an augmentation of the image would break it.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rendered_fixtures as rf  # noqa: E402
 
 from vqhps.data.augment import vertex_mirror_permutation  # noqa: E402
-from vqhps.data.image_dataset import CropConfig, ImageCropDataset  # noqa: E402
+from vqhps.data.crop_config import PAPER_AUGMENT, CropConfig  # noqa: E402
+from vqhps.data.image_dataset import ImageCropDataset  # noqa: E402
 
 
 def _weak_perspective_fit(points3d: np.ndarray, keypoints: np.ndarray) -> tuple[float, float]:
@@ -33,7 +35,9 @@ def _weak_perspective_fit(points3d: np.ndarray, keypoints: np.ndarray) -> tuple[
 def dataset() -> ImageCropDataset:
     topo = rf.topology()
     samples = rf.rendered_samples(rf.meshes(16, seed=3), image_size=96, seed=4)
-    config = CropConfig(size=64, augment=True, flip_prob=0.5, rot_prob=1.0, photometric_prob=0.0)
+    config = CropConfig(
+        size=64, augment=replace(PAPER_AUGMENT, flip_prob=0.5, rot_prob=1.0, photometric_prob=0.0)
+    )
     return ImageCropDataset(samples, config, vertex_mirror_permutation(topo.vertices), seed=2)
 
 
