@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vqhps.config import load_params, to_plain
+from vqhps.config import load_params
 from vqhps.data import augment
 from vqhps.data.image_dataset import ImageCropDataset
 from vqhps.data.warp_reference import reference_warp_affine
-from vqhps.training.image_setup import AugmentSettings, crop_configs
+from vqhps.training.image_setup import crop_configs
 
 REPO = Path(__file__).resolve().parents[1]
 SMPL_VERTICES = 6890
@@ -48,8 +48,8 @@ def _jpeg(rng: np.random.Generator, size: int) -> bytes:
 
 def paper_dataset(n: int, seed: int = 0) -> ImageCropDataset:
     """``n`` training samples shaped like the paper image set, with the paper's train-time augmentation."""
-    paper = load_params(REPO / "params.yaml").experiment("paper").section("train_vqhps")
-    train_cfg, _ = crop_configs(paper.crop_size, AugmentSettings(**to_plain(paper.augment)))
+    paper = load_params(REPO / "params.yaml").experiment("paper").section("image_training")
+    train_cfg, _ = crop_configs(paper.crop_size, paper.bbox_rescale, paper.augment)
     rng = np.random.default_rng(seed)
     size = paper.crop_size
     samples = [

@@ -23,18 +23,19 @@ import torch
 from torch.utils.data import Subset
 
 from vqhps.data import augment
+from vqhps.data.crop_config import Augment
 from vqhps.data.image_dataset import ImageCropDataset
 from vqhps.data.image_sets import load_image_split
 from vqhps.io.schemas import IMAGES
 from vqhps.io.shards import ShardSet, read_template
 from vqhps.models.regression import MeshRegressor, RegressionConfig
 from vqhps.overlay import camera_frame_vertices, perspective_px
-from vqhps.training.image_setup import AugmentSettings, mirror_permutation, regime_datasets, rest_joints
+from vqhps.training.image_setup import mirror_permutation, regime_datasets, rest_joints
 from vqhps.training.image_tasks import BaselineTask
 from vqhps.training.image_trainer import ImageTrainSettings, train_image_model
 
-# The demo's train-time augmentation (params.yaml demo.train_baseline.augment).
-DEMO_AUGMENT = AugmentSettings(
+# The demo's train-time augmentation (params.yaml demo.image_training.augment).
+DEMO_AUGMENT = Augment(
     flip_prob=0.5, rot_prob=0.2, rot_std_deg=15.0, rot_max_deg=30.0, scale_std=0.1, photometric_prob=0.3
 )
 
@@ -69,7 +70,7 @@ def overfit(root: Path, n: int, steps: int, use_augment: bool, crop: int = 128, 
     """Curve of the baseline on the first ``n`` train images: dicts of step, train_vertex (m), val_pve_mm."""
     topology = read_template(root / "meshes")
     data = regime_datasets(
-        root / "images", root / "meshes", ["anny"], 1.0, 1, 2, crop, DEMO_AUGMENT,
+        root / "images", root / "meshes", ["anny"], 1.0, 1, 2, (crop, 1.2), DEMO_AUGMENT,
         mirror_permutation(topology, DEMO_AUGMENT.flip_prob),
     )  # fmt: skip
     full = data.train

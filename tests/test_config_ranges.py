@@ -34,20 +34,48 @@ def _refused(raw, section_path: str, value, experiment: str = "demo") -> str:
         ("render_images.max_meshes", {"tran": 200}, "max_meshes: unknown split(s) ['tran']"),
         ("render_images.max_meshes", {"train": -7}, "max_meshes.train: -7 is not a count"),
         ("make_synthetic.topology", "nosuch", "topology: 'nosuch' is not an Anny topology"),
-        ("train_vqhps.dropout", 1.5, "dropout: 1.5 is outside [0, 1)"),
-        ("train_baseline.dropout", -0.1, "dropout: -0.1 is outside [0, 1)"),
-        ("train_vqhps.augment.flip_prob", 1.5, "flip_prob: 1.5 is outside [0, 1]"),
-        ("train_baseline.augment.rot_std_deg", -3.0, "rot_std_deg: -3.0 is outside [0, inf]"),
+        ("train_vqhps.model.dropout", 1.5, "dropout: 1.5 is outside [0, 1)"),
+        ("train_baseline.model.dropout", -0.1, "dropout: -0.1 is outside [0, 1)"),
+        ("image_training.augment.flip_prob", 1.5, "flip_prob: 1.5 is outside [0, 1]"),
+        ("image_training.augment.rot_std_deg", -3.0, "rot_std_deg: -3.0 is outside [0, inf]"),
+        ("image_training.bbox_rescale", 0.0, "bbox_rescale: must be > 0"),
+        ("image_training.rotcam_dropout", 1.0, "rotcam_dropout: 1.0 is outside [0, 1)"),
         ("train_mesh_vqvae.model.decay", 1.5, "decay: 1.5 is outside [0, 1)"),
         ("train_mesh_vqvae.max_val_meshes", -2, "max_val_meshes: -2 is not a count"),
-        ("train_vqhps.max_val_images", -5, "max_val_images: -5 is not a count"),
-        ("train_vqhps.lr", "1e-3", "YAML reads 1e-3 as text, write 1.0e-3"),
+        ("image_training.max_val_images", -5, "max_val_images: -5 is not a count"),
+        ("image_training.lr", "1e-3", "YAML reads 1e-3 as text, write 1.0e-3"),
         ("train_mesh_vqvae.lr", "5E4", "write 5.0e+4"),
     ],
 )
 def test_each_kind_refused_at_load(raw, key, value, text):
     message = _refused(raw, key, value)
     assert text in message and f"demo.{key.split('.')[0]}" in message
+
+
+@pytest.mark.parametrize(
+    "key, where",
+    [
+        ("train_vqhps.lr", "demo.image_training.lr"),
+        ("train_baseline.augment", "demo.image_training.augment"),
+        ("train_vqhps.d_model", "demo.train_vqhps.model.d_model"),
+        ("train_baseline.rank", "demo.train_baseline.model.rank"),
+    ],
+)
+def test_a_key_of_the_flat_image_stage_layout_says_where_it_lives_now(raw, key, where):
+    message = _refused(raw, key, 1)
+    assert f"demo.{key}: moved; write it as {where}" in message and "\n" not in message
+
+
+def test_image_stages_without_the_shared_section_are_refused_naming_it(raw):
+    bad = copy.deepcopy(raw)
+    del bad["paper"]["image_training"]
+    with pytest.raises(
+        ConfigError, match=r"paper: image_training: missing section; train_vqhps and train_base"
+    ):
+        parse_params(bad)
+    for stage in ("train_vqhps", "train_baseline"):  # the data stages alone need no image_training
+        del bad["paper"][stage]
+    assert parse_params(bad).experiment("paper").image_training is None
 
 
 def test_paper_max_rows_negative_refused(raw):

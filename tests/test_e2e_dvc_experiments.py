@@ -56,10 +56,10 @@ def test_dvc_experiment_workflow_on_the_demo(tiny_demo_run, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(src, work, symlinks=True)  # the shared run stays as it is for the other tests
     (work / ".gitignore").write_text((Path(__file__).parents[1] / ".gitignore").read_text())
-    # Shorter VQ-HPS runs for the experiment (8 steps, not the fixture's 24: ~1 min less on the loaded
+    # Shorter image-model runs for the experiment (8 steps, not the fixture's 24: ~1 min less on the loaded
     # 2-core machine), set before the run is recorded so that only the lr differs between HEAD and it.
     params = yaml.safe_load((work / "params.yaml").read_text())
-    params["demo"]["train_vqhps"].update(steps=8, val_every=4, ckpt_every=4)
+    params["demo"]["image_training"].update(steps=8, val_every=4, ckpt_every=4)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "config", "user.email", "test@example.invalid"], work)
     run(["git", "config", "user.name", "vqhps test"], work)
@@ -86,7 +86,8 @@ def test_dvc_experiment_workflow_on_the_demo(tiny_demo_run, tmp_path):
         seconds[line] = time.perf_counter() - start
     print({k.split(" ")[1] + " " + k.split(" ")[2]: round(v, 1) for k, v in seconds.items()})
     exp_run = next(k for k in lines if k.startswith("dvc exp run"))
-    assert "Running stage 'demo.train_vqhps.full'" in outputs[exp_run]
+    assert "Running stage 'demo.train_vqhps.full'" in outputs[exp_run], "the shared lr feeds both models"
+    assert "Running stage 'demo.train_baseline.scarce'" in outputs[exp_run]
     assert "Running stage 'demo.train_mesh_vqvae'" not in outputs[exp_run], (
         "only what the param feeds re-runs"
     )
@@ -95,7 +96,7 @@ def test_dvc_experiment_workflow_on_the_demo(tiny_demo_run, tmp_path):
     # `dvc exp show`: a few columns, HEAD's values read from the cache (no "!"), the experiment's new ones.
     show = outputs[next(k for k in lines if k.startswith("dvc exp show"))]
     header = next(row for row in show.splitlines() if "Experiment" in row).split()
-    assert set(header) == {"Experiment", "Created", "demo.train_vqhps.lr", *before}, header
+    assert set(header) == {"Experiment", "Created", "demo.image_training.lr", *before}, header
     branch = run(["git", "rev-parse", "--abbrev-ref", "HEAD"], work).stdout.strip()
     rows = {r.split()[0]: r for r in show.splitlines() if r.split() and r.split()[0] in ("workspace", branch)}
     assert "!" not in show and "0.001" in rows[branch].split() and "0.0003" in rows["workspace"].split(), show
@@ -111,8 +112,8 @@ def test_dvc_experiment_workflow_on_the_demo(tiny_demo_run, tmp_path):
         )
 
     params = outputs["dvc params diff"]
-    assert re.search(r"demo\.train_vqhps\.lr\s+0\.001\s+0\.0003", params), params
-    assert "demo.train_vqhps.steps" not in params, "only the changed param"
+    assert re.search(r"demo\.image_training\.lr\s+0\.001\s+0\.0003", params), params
+    assert "demo.image_training.steps" not in params, "only the changed param"
     metrics = outputs["dvc metrics diff"]
     for regime in ("full", "scarce"):
         key = f"vqhps_{regime}/vqhps/pve_mm"

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from helpers.e2e import BIN, TINY_DEMO, make_workdir, run
+from helpers.e2e import BIN, TINY_DEMO, make_workdir, run, update_section
 from helpers.realdata_fixtures import BEDLAM_ANIMATION_FRAMES, write_fixture_root
 from vqhps import pipeline
 from vqhps.io.shards import ShardSet, load_vertices
@@ -63,14 +63,12 @@ def paper_params(repo, data_root) -> dict:
     }
     paper["regimes"] = regimes
     tiny_images = {"backbone": "small_cnn", "pretrained": None, "shared_backbone": True}
-    for stage in ("train_mesh_vqvae", "tokenize_meshes", "train_vqhps", "train_baseline", "evaluate"):
-        paper[stage].update(TINY_DEMO[stage])
+    for stage in ("train_mesh_vqvae", "tokenize_meshes", "image_training", "train_vqhps", "train_baseline"):
+        update_section(paper[stage], TINY_DEMO[stage])
+    update_section(paper["evaluate"], TINY_DEMO["evaluate"])
     paper["evaluate"]["released_max_per_source"] = 1  # the fixture release: two CPU HRNet-W48 runs, not 25
-    for stage in ("train_vqhps", "train_baseline"):
-        paper[stage].update(tiny_images)
-        paper[stage]["augment"].update(
-            bbox_rescale=1.0, flip_prob=0.0
-        )  # the fixture body is random, not symmetric
+    paper["image_training"].update(tiny_images, bbox_rescale=1.0)
+    paper["image_training"]["augment"]["flip_prob"] = 0.0  # the fixture body is random, not symmetric
     return params
 
 

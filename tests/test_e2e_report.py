@@ -70,7 +70,7 @@ def _check_mlflow(uri: str, work: Path) -> None:
         assert train["tags.vqhps.tokenizer_sha256"] == sha
         assert train["tags.vqhps.tokenizer_run_id"] == tokenizer["run_id"]
         history = mlflow.tracking.MlflowClient().get_metric_history(train["run_id"], "val_pve_mm")
-        p = yaml.safe_load((work / "params.yaml").read_text())["demo"]["train_vqhps"]
+        p = yaml.safe_load((work / "params.yaml").read_text())["demo"]["image_training"]
         steps = list(range(p["val_every"], p["steps"] + 1, p["val_every"]))
         assert [m.step for m in history] == steps, "the curve holds its validation steps only"
         assert train["metrics.final/val_pve_mm"] == history[-1].value

@@ -124,6 +124,22 @@ def test_a_regime_added_in_params_gets_jobs_in_snakemake_and_dvc(repo, tmp_path)
     assert "results/demo/train_baseline/tiny/curves.csv" in stages["demo.evaluate"]["deps"]
 
 
+@pytest.mark.parametrize("experiment", pipeline.EXPERIMENTS)
+def test_both_image_models_read_and_store_the_one_shared_section(repo, experiment):
+    from vqhps.cli import job_params
+    from vqhps.config import load_params
+
+    stages = yaml.safe_load((repo / pipeline.DVC_FILES[experiment]).read_text())["stages"]
+    exp = load_params(repo / "params.yaml").experiment(experiment)
+    stored = []
+    for stage in ("train_vqhps", "train_baseline"):
+        keys = stages[f"{experiment}.{stage}.full"]["params"]
+        assert keys[:3] == [f"{experiment}.seed", f"{experiment}.{stage}", f"{experiment}.image_training"]
+        stored.append(job_params(exp, stage, "full")["image_training"])
+    assert stored[0] == stored[1] and stored[0]["crop_size"] == exp.image_training.crop_size
+    assert "image_training" not in job_params(exp, "train_mesh_vqvae", None)
+
+
 def test_paper_stages_are_not_in_the_default_dvc_file(repo):
     """`dvc repro` / `dvc exp run` read ./dvc.yaml: the demo only, so they work without licensed data."""
     demo = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]

@@ -38,10 +38,10 @@ def test_unknown_precision_is_refused():
 def test_paper_defaults_to_fp32_and_a_typo_is_a_config_error(repo, tmp_path):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     paper = load_params(repo / "params.yaml").experiments["paper"]
-    for stage in ("train_mesh_vqvae", "tokenize_meshes", "train_vqhps", "train_baseline"):
-        assert getattr(paper, stage).precision == "fp32", stage
+    for section in ("train_mesh_vqvae", "tokenize_meshes", "image_training"):
+        assert getattr(paper, section).precision == "fp32", section
     bad = copy.deepcopy(params)
-    bad["paper"]["train_vqhps"]["precision"] = "bf32"
+    bad["paper"]["image_training"]["precision"] = "bf32"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
     with pytest.raises(ConfigError, match="precision"):
         load_params(tmp_path / "params.yaml")

@@ -58,8 +58,8 @@ RUN_BY: dict[str, str] = {
     "test_paper_dvc_file_without_data_stops_in_check_data_listing_everything",
     "dvc commit -f dvc.yaml": _EXP,
     'git add dvc.lock && git commit -m "demo run"': _EXP,
-    "dvc exp run -S demo.train_vqhps.lr=3e-4": _EXP,
-    "dvc exp show --drop '.*' --keep 'Experiment|Created|^demo\\.train_vqhps\\.lr$|^\\w+/vqhps/pve_mm$'": _EXP,  # noqa: E501
+    "dvc exp run -S demo.image_training.lr=3e-4": _EXP,
+    "dvc exp show --drop '.*' --keep 'Experiment|Created|^demo\\.image_training\\.lr$|^\\w+/vqhps/pve_mm$'": _EXP,  # noqa: E501
     "dvc params diff": _EXP,
     "dvc metrics diff": _EXP,
     "dvc plots diff": _EXP,

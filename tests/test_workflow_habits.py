@@ -33,8 +33,8 @@ def test_venv_snakemake_runs_a_stage_without_an_activated_venv(repo, tmp_path):
 @pytest.mark.parametrize(
     "override",
     [
-        ["--config", 'demo={"train_vqhps":{"steps":-5}}'],  # invalid value
-        ["--config", 'demo={"train_vqhps":{"steps":50}}'],  # valid value
+        ["--config", 'demo={"image_training":{"steps":-5}}'],  # invalid value
+        ["--config", 'demo={"image_training":{"steps":50}}'],  # valid value
         ["--configfile", "other.yaml"],  # a second file (with a typo'd key)
     ],
 )

@@ -253,8 +253,11 @@ def stage_main(
 
 
 def job_params(params: ExperimentParams, stage: str, regime: str | None) -> dict[str, Any]:
-    """The params a job runs with (MLflow params, checkpoint ``params``): seed, section, regime entry."""
-    out = section_dict(params, stage)
+    """The params a job runs with (MLflow params, checkpoint ``params``): seed, its section and the sections
+    it shares (``image_training``), regime entry."""
+    from vqhps.pipeline import shared_sections
+
+    out = section_dict(params, stage, shared_sections(stage))
     if regime:
         out |= {"regime": regime, "regime_params": to_plain(params.regime_entry(regime))}
     return out

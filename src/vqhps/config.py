@@ -3,20 +3,23 @@
 Layout: one top-level mapping per *experiment* (``demo``, ``paper``), each holding a ``seed``,
 a ``data_root`` and one section per stage. Stage names are the same everywhere (rule, DVC stage,
 module ``vqhps.stages.<stage>``, params section, output folder ``results/<experiment>/<stage>``,
-MLflow run). Machine settings (device, workers, tracking URI) are flags or environment
-variables, never params, so moving to another machine does not invalidate any cache.
+MLflow run). One section is shared: ``image_training``, read by ``train_vqhps`` and ``train_baseline``
+beside their own (``model:`` and ``loss_weights``). Machine settings (device, workers, tracking URI)
+are flags or environment variables, never params, so moving to another machine does not invalidate any
+cache.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 
 from vqhps.configtools import ConfigError, build, to_plain
+from vqhps.data.crop_config import Augment
 
 EXPERIMENTS = ("demo", "paper")
 # Names of vqhps.body.anny_body.TOPOLOGIES (not imported here: it needs torch; a test keeps them in step).
@@ -224,7 +227,7 @@ class RegimeParams:
 
     sources: tuple[str, ...]  # image ``source`` values kept (demo: [anny]; paper scarce run: [3dpw])
     fraction: float  # seeded subset of the kept train images, in (0, 1] (1 = all of them)
-    steps: int | None = None  # overrides the stage's ``steps`` for this regime (null = same)
+    steps: int | None = None  # overrides ``image_training.steps`` for this regime (null = same)
     val_sources: tuple[str, ...] | None = None  # val images' sources (null = ``sources``; paper: [3dpw])
     label: str | None = None  # the tables' "Training data" cell (null = the regime's name)
     # test images' sources the regime is reported on (null = every test source; paper scarce: [3dpw], the
@@ -267,7 +270,7 @@ class StudyParams:
     sources: tuple[str, ...]  # image sources of the training images (demo: [anny])
     fractions: tuple[float, ...]  # seeded shares of the train images, each in (0, 1], a multiple of 0.001
     seeds: tuple[int, ...]  # repeats per fraction (another image subset and training seed each)
-    steps: int | None = None  # optimiser steps of every study run (null = the stages' ``steps``)
+    steps: int | None = None  # optimiser steps of every study run (null = ``image_training.steps``)
     bootstrap: int = 2000  # resamples of the 95 % interval (seeds and test images resampled together)
     max_test_images: int = -1  # test images per run (-1 = all)
 
@@ -287,46 +290,29 @@ class StudyParams:
         _counts({"max_test_images": self.max_test_images}, "")
 
 
-@dataclass(frozen=True)
-class ImageAugmentParams:
-    """Train-time crop augmentation (reference §3.4; the paper's values are the defaults of CropConfig)."""
-
-    flip_prob: float  # left/right flip probability (paper: 0.5); flipped samples use the mirrored mesh
-    rot_prob: float  # probability of an in-plane rotation (paper: 0.4)
-    rot_std_deg: float  # rotation ~ clip(N(0, std), +-max) degrees (paper: 30)
-    rot_max_deg: float  # (paper: 60)
-    scale_std: float  # box scale ~ clip(N(1, std), 0.75..1.25) (paper: 0.25)
-    photometric_prob: float  # probability of each photometric group (paper: 0.3)
-    bbox_rescale: float  # square crop side = rescale * max(bbox w, h)
-
-    def __post_init__(self) -> None:
-        for name in ("flip_prob", "rot_prob", "photometric_prob"):
-            _in_range(self, name, 0.0, 1.0)
-        for name in ("rot_std_deg", "rot_max_deg", "scale_std"):
-            _in_range(self, name, 0.0, float("inf"))
-        _positive(self, "bbox_rescale")
-
-
 @dataclass(frozen=True, kw_only=True)
-class ImageTrainParams:
-    """What VQ-HPS and the regression baseline share: backbone, crop, optimisation (not the regimes)."""
+class ImageTrainingParams:
+    """``<experiment>.image_training``: what VQ-HPS and the regression baseline share, so that the paper's
+    comparison differs in the mesh branch alone: backbone, rotation/camera branch, crops, augmentation,
+    optimisation, validation and checkpoint cadence (both stages list this section as DVC params)."""
 
     backbone: str  # small_cnn (CPU demo), resnet50 or hrnet_w48 (paper)
     backbone_width: int  # small_cnn only: channels of its first stage
     pretrained: str | None = None  # local path of official backbone weights (null = random init)
     shared_backbone: bool  # one backbone for both branches (a CPU economy; the paper uses two)
     crop_size: int  # crop side in px, a multiple of 32 (paper: 224)
+    bbox_rescale: float  # square crop side = rescale * max(bbox w, h), train, validation and test crops
     rotcam_hidden: int  # hidden width of the rotation/camera MLP (paper: 1024)
     rotcam_dropout: float = 0.5  # dropout in the rotation/camera MLP (the original: 0.5)
     # rot6d (the original) or matrix (9 numbers fitted as they are, SVD-projected: learns from scratch)
     rotation_output: Literal["rot6d", "matrix"] = "rot6d"
+    augment: Augment  # train-time crop augmentation (vqhps.data.crop_config.Augment)
     batch_size: int  # images per optimiser step (over all GPUs) (paper: 32)
     steps: int | None  # optimiser steps; null: from ``epochs`` (a regime's ``steps`` overrides both)
     lr: float  # AdamW learning rate (paper: 1e-4)
     weight_decay: float  # AdamW weight decay (paper: 1e-3)
     lr_step: int | None  # StepLR period in optimiser steps; null: from ``lr_step_epochs``
     lr_gamma: float  # StepLR factor (paper: 0.1)
-    augment: ImageAugmentParams
     val_every: int  # validate (curves) every this many steps
     ckpt_every: int  # resumable checkpoint every this many steps
     max_val_images: int  # validate on at most this many val images (-1 = all)
@@ -347,7 +333,7 @@ class ImageTrainParams:
         for key in ("steps", "lr_step", "epochs", "lr_step_epochs"):
             if getattr(self, key) is not None and getattr(self, key) <= 0:
                 raise ConfigError(f"{key}: must be > 0 or null, got {getattr(self, key)}")
-        _positive(self, "backbone_width", "crop_size", "rotcam_hidden", "batch_size", "lr")
+        _positive(self, "backbone_width", "crop_size", "rotcam_hidden", "batch_size", "lr", "bbox_rescale")
         _positive(self, "val_every", "ckpt_every")
         _in_range(self, "rotcam_dropout", 0.0, 1.0, high_open=True)
         if self.crop_size % 32:
@@ -360,6 +346,20 @@ class ImageTrainParams:
 
 
 @dataclass(frozen=True)
+class VQHPSModelParams:
+    """The token branch of VQ-HPS (reference §3.1): a transformer decoder over backbone features."""
+
+    d_model: int  # transformer width (paper: 512)
+    heads: int  # attention heads (paper: 8)
+    ffn: int  # feed-forward width (paper: 1024)
+    dropout: float  # transformer dropout (paper: 0.2)
+
+    def __post_init__(self) -> None:
+        _positive(self, "d_model", "heads", "ffn")
+        _in_range(self, "dropout", 0.0, 1.0, high_open=True)
+
+
+@dataclass(frozen=True)
 class VQHPSLossParams:
     """Weights of the VQ-HPS loss terms (paper: all 1)."""
 
@@ -368,19 +368,29 @@ class VQHPSLossParams:
     reprojection: float  # L1 2D reprojection of the regressed joints
 
 
-@dataclass(frozen=True, kw_only=True)
-class TrainVQHPSParams(ImageTrainParams):
-    """VQ-HPS (reference §3.1-3.5): token transformer + rotation/camera branch, frozen tokenizer decoder."""
+@dataclass(frozen=True)
+class TrainVQHPSParams:
+    """VQ-HPS (reference §3.1-3.5): token transformer + rotation/camera branch, frozen tokenizer decoder.
 
-    d_model: int  # transformer width (paper: 512)
-    heads: int  # attention heads (paper: 8)
-    ffn: int  # feed-forward width (paper: 1024)
-    dropout: float  # transformer dropout (paper: 0.2)
+    What it shares with the baseline (backbone, crops, optimiser) is ``image_training``."""
+
+    model: VQHPSModelParams
     loss_weights: VQHPSLossParams
 
+    # where each key of the former flat layout (every field in the stage's own section) lives now
+    MOVED_KEYS: ClassVar[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class BaselineModelParams:
+    """The mesh branch of the regression baseline: template + learned low-rank vertex offsets."""
+
+    hidden: int  # hidden width of the coefficient MLP
+    rank: int  # rank of the learned vertex-offset basis
+    dropout: float  # dropout in the coefficient MLP
+
     def __post_init__(self) -> None:
-        super().__post_init__()
-        _positive(self, "d_model", "heads", "ffn")
+        _positive(self, "hidden", "rank")
         _in_range(self, "dropout", 0.0, 1.0, high_open=True)
 
 
@@ -394,19 +404,29 @@ class BaselineLossParams:
     reprojection: float  # L1 2D reprojection
 
 
-@dataclass(frozen=True, kw_only=True)
-class TrainBaselineParams(ImageTrainParams):
-    """The regression baseline: same backbone, canonical vertices regressed as template + low-rank offsets."""
+@dataclass(frozen=True)
+class TrainBaselineParams:
+    """The regression baseline: VQ-HPS's backbone and rotation/camera branch, the mesh regressed directly.
 
-    hidden: int  # hidden width of the coefficient MLP
-    rank: int  # rank of the learned vertex-offset basis
-    dropout: float  # dropout in the coefficient MLP
+    What it shares with VQ-HPS (backbone, crops, optimiser) is ``image_training``."""
+
+    model: BaselineModelParams
     loss_weights: BaselineLossParams
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _positive(self, "hidden", "rank")
-        _in_range(self, "dropout", 0.0, 1.0, high_open=True)
+    MOVED_KEYS: ClassVar[dict[str, str]]  # as TrainVQHPSParams.MOVED_KEYS
+
+
+def _moved_keys(stage: str, model: type) -> dict[str, str]:
+    """Flat-layout key -> the section that holds it now (``image_training`` or ``<stage>.model``)."""
+    shared = {f.name: "image_training" for f in fields(ImageTrainingParams)}
+    return shared | {f.name: f"{stage}.model" for f in fields(model)}
+
+
+TrainVQHPSParams.MOVED_KEYS = _moved_keys("train_vqhps", VQHPSModelParams)
+TrainBaselineParams.MOVED_KEYS = _moved_keys("train_baseline", BaselineModelParams)
+
+# The stages that read ``image_training`` (src/vqhps/pipeline.py lists it as their shared DVC params section).
+IMAGE_MODEL_STAGES = ("train_vqhps", "train_baseline")
 
 
 # The names of vqhps.protocols.PROTOCOLS (not imported here: it needs torch; a test checks they agree).
@@ -474,6 +494,8 @@ class ExperimentParams:
     train_mesh_vqvae: TrainMeshVQVAEParams | None = None
     tokenize_meshes: TokenizeMeshesParams | None = None
     prepare_images: PrepareImagesParams | None = None
+    # what train_vqhps and train_baseline share (backbone, crops, augmentation, optimiser)
+    image_training: ImageTrainingParams | None = None
     train_vqhps: TrainVQHPSParams | None = None
     train_baseline: TrainBaselineParams | None = None
     evaluate: EvaluateParams | None = None
@@ -483,6 +505,12 @@ class ExperimentParams:
     def __post_init__(self) -> None:
         if not self.regimes:
             raise ConfigError("regimes: define at least one regime (e.g. full)")
+        readers = [s for s in IMAGE_MODEL_STAGES if getattr(self, s) is not None]
+        if readers and self.image_training is None:
+            raise ConfigError(
+                f"image_training: missing section; {' and '.join(readers)} read their backbone, crops, "
+                "augmentation and optimiser from it (see params.yaml's demo.image_training)"
+            )
         clash = [n for n in self.regimes if n.startswith("study_")]
         if clash:
             raise ConfigError(f"regimes.{clash[0]}: names starting with study_ are the scarce_study's")
@@ -569,9 +597,10 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     return Params(experiments=experiments)
 
 
-def section_dict(params: ExperimentParams, stage: str) -> dict[str, Any]:
-    """Plain-dict copy of a stage section plus the seed (what a stage logs and checkpoints store)."""
-    return {"seed": params.seed, stage: to_plain(params.section(stage))}
+def section_dict(params: ExperimentParams, stage: str, shared: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Plain-dict copy of a stage section, of the ``shared`` sections it reads and of the seed (what a
+    stage logs and checkpoints store)."""
+    return {"seed": params.seed, **{name: to_plain(params.section(name)) for name in (stage, *shared)}}
 
 
 def _positive(obj: Any, *names: str) -> None:

@@ -26,6 +26,10 @@ def build(cls: type, data: Any, path: str) -> Any:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         key = unknown[0]
+        moved = getattr(cls, "MOVED_KEYS", {}).get(key)  # a key of an older layout: where it lives now
+        if moved is not None:
+            experiment = path.split(".")[0]
+            raise ConfigError(f"{path}.{key}: moved; write it as {experiment}.{moved}.{key}")
         raise ConfigError(
             f"{path}.{key}: unknown key{_suggest(key, fields)}. "
             f"Allowed keys in {path}: {', '.join(sorted(fields))}"

@@ -36,7 +36,7 @@ class Stage:
     folder (a trailing ``/`` marks a folder). A stage with ``per_regime`` runs once per regime of
     ``<experiment>.regimes`` (``--regime R``, outputs in ``<stage>/<R>/``). Every stage also writes
     ``metrics.json`` (a DVC metric) and reads its params section ``<experiment>.<stage>`` plus
-    ``<experiment>.seed`` and ``extra_params``.
+    ``<experiment>.seed``, the ``sections`` it shares with other stages and ``extra_params``.
     """
 
     name: str
@@ -44,6 +44,9 @@ class Stage:
     deps: tuple[str, ...] = ()
     extra_params: tuple[str, ...] = ()  # other keys of the experiment the stage reads (e.g. data_root)
     per_regime: bool = False
+    # params sections shared with other stages that this one trains with: DVC params of the job and, like
+    # its own section, part of its run's params (checkpoint, MLflow, run key)
+    sections: tuple[str, ...] = ()
 
 
 _MODEL_STAGES = (
@@ -59,6 +62,7 @@ _MODEL_STAGES = (
         deps=("{images}/images/", "{images}/meshes/", "train_mesh_vqvae/model.pt"),
         extra_params=("regimes.{regime}",),
         per_regime=True,
+        sections=("image_training",),
     ),
     Stage(
         "train_baseline",
@@ -66,6 +70,7 @@ _MODEL_STAGES = (
         deps=("{images}/images/", "{images}/meshes/"),
         extra_params=("regimes.{regime}",),
         per_regime=True,
+        sections=("image_training",),
     ),
     Stage(
         "evaluate",
@@ -215,6 +220,12 @@ def stage(experiment: str, name: str) -> Stage:
     raise KeyError(f"experiment {experiment!r} has no stage {name!r}")
 
 
+def shared_sections(name: str) -> tuple[str, ...]:
+    """The params sections stage ``name`` shares with other stages (its ``Stage.sections``; () if none)."""
+    found = {s.sections for stages in _STAGES.values() for s in (*stages, STUDY_STAGE) if s.name == name}
+    return next(iter(found), ())
+
+
 def out_path(experiment: str, rel: str) -> str:
     """``<stage>/<path>`` inside an experiment -> path from the repository root (no trailing slash)."""
     return f"{RESULTS}/{experiment}/{rel.rstrip('/')}"
@@ -294,7 +305,8 @@ class Pipeline:
             STUDY_STAGE.name if in_study and "{regime}" in p else p.replace("{regime}", regime or "")
             for p in stage(experiment, name).extra_params
         ]
-        return [f"{experiment}.seed", f"{experiment}.{name}", *(f"{experiment}.{p}" for p in extra)]
+        own = [name, *stage(experiment, name).sections]
+        return [f"{experiment}.seed", *(f"{experiment}.{p}" for p in (*own, *extra))]
 
     def dvc_stages(self, experiment: str) -> dict:
         """The ``stages:`` mapping of an experiment's DVC file, one stage per job (see :func:`job_name`)."""

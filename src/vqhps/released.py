@@ -246,7 +246,7 @@ def write_vqhps(
     params = {
         "released": sources,
         # What evaluate reads to crop the test images for this model.
-        "train_vqhps": {"crop_size": CROP_SIZE, "augment": {"bbox_rescale": BBOX_RESCALE}},
+        "image_training": {"crop_size": CROP_SIZE, "bbox_rescale": BBOX_RESCALE},
     }
     extra = {
         "kind": "vqhps",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ import torch
 from PIL import Image
 
 from vqhps.data import augment
-from vqhps.data.image_dataset import CropConfig, ImageCropDataset
+from vqhps.data.crop_config import PAPER_AUGMENT, CropConfig
+from vqhps.data.image_dataset import ImageCropDataset
 
 
 def _sample(rng: np.random.Generator, encoded: bool = False) -> dict:
@@ -60,7 +62,8 @@ def test_flipped_items_use_mirrored_targets() -> None:
     sample = _sample(rng)
     perm = np.array([1, 0, 2, 3])
     config = CropConfig(
-        size=32, augment=True, flip_prob=1.0, rot_prob=0.0, scale_std=0.0, photometric_prob=0.0
+        size=32,
+        augment=replace(PAPER_AUGMENT, flip_prob=1.0, rot_prob=0.0, scale_std=0.0, photometric_prob=0.0),
     )
     item = ImageCropDataset([sample], config, vertex_permutation=perm)[0]
     plain = ImageCropDataset([sample], CropConfig(size=32))[0]
@@ -77,14 +80,14 @@ def test_flipped_items_use_mirrored_targets() -> None:
 def test_flip_without_mirrored_tokens_is_refused() -> None:
     sample = _sample(np.random.default_rng(3))
     del sample["tokens_mirrored"]
-    config = CropConfig(size=32, augment=True, flip_prob=1.0)
+    config = CropConfig(size=32, augment=replace(PAPER_AUGMENT, flip_prob=1.0))
     with pytest.raises(ValueError, match="tokens_mirrored"):
         ImageCropDataset([sample], config, vertex_permutation=np.arange(4))[0]
 
 
 def test_augmentation_is_deterministic_per_epoch() -> None:
     samples = [_sample(np.random.default_rng(4)) for _ in range(3)]
-    config = CropConfig(size=32, augment=True, flip_prob=0.0, rot_prob=1.0)
+    config = CropConfig(size=32, augment=replace(PAPER_AUGMENT, flip_prob=0.0, rot_prob=1.0))
     ds = ImageCropDataset(samples, config, seed=5)
     first = ds[1]["keypoints2d"]
     torch.testing.assert_close(ds[1]["keypoints2d"], first)
@@ -94,7 +97,7 @@ def test_augmentation_is_deterministic_per_epoch() -> None:
 
 def test_rotation_augmentation_rotates_global_rotation_with_keypoints() -> None:
     sample = _sample(np.random.default_rng(6))
-    config = CropConfig(size=32, augment=True, flip_prob=0.0, rot_prob=1.0, scale_std=0.0)
+    config = CropConfig(size=32, augment=replace(PAPER_AUGMENT, flip_prob=0.0, rot_prob=1.0, scale_std=0.0))
     item = ImageCropDataset([sample], config, seed=1)[0]
     plain = ImageCropDataset([sample], CropConfig(size=32))[0]
     rz = item["global_rot"].double()  # global_rot was identity, so this is the camera-axis rotation

@@ -40,7 +40,7 @@ def _network_box(iset: ImageSet, index: np.ndarray, models) -> np.ndarray:
          "keypoints2d": cols["keypoints2d"][j].reshape(17, 3)}
         for j in range(len(index))
     ]  # fmt: skip
-    data = ImageCropDataset(samples, CropConfig(size=CROP, bbox_rescale=1.0, augment=False))
+    data = ImageCropDataset(samples, CropConfig(size=CROP, bbox_rescale=1.0))
     out = np.full((len(index), 3), np.nan)
     for j in range(len(index)):
         seen = orig[j, :, 2] > 0

@@ -20,8 +20,8 @@ _TINY_REGIMES = {
     "full": {"sources": ["anny"], "fraction": 1.0},
     "scarce": {"sources": ["anny"], "fraction": 0.5},
 }
-# What the tiny VQ-HPS and regression-baseline runs share (same crops, optimiser budget and regimes).
-_TINY_IMAGE_MODEL = {
+# What the tiny VQ-HPS and regression-baseline runs share (params image_training: crops, optimiser budget).
+_TINY_IMAGE_TRAINING = {
     "backbone_width": 8,
     "crop_size": 32,
     "rotcam_hidden": 32,
@@ -39,17 +39,27 @@ TINY_DEMO = {
     "render_images": {"image_size": 64, "views_per_mesh": 1, "max_meshes": {"train": 6, "val": 2, "test": 2}},
     "train_mesh_vqvae": {"steps": 12, "batch_size": 4, "val_every": 6, "ckpt_every": 6, "max_val_meshes": 4},
     "tokenize_meshes": {"batch_size": 8, "shard_size": 10},
-    "train_vqhps": {**_TINY_IMAGE_MODEL, "d_model": 32, "heads": 2, "ffn": 64},
-    "train_baseline": {**_TINY_IMAGE_MODEL, "hidden": 32, "rank": 8},
+    "image_training": _TINY_IMAGE_TRAINING,
+    "train_vqhps": {"model": {"d_model": 32, "heads": 2, "ffn": 64}},
+    "train_baseline": {"model": {"hidden": 32, "rank": 8}},
     "evaluate": {"batch_size": 4, "overlay_samples": 2, "overlay_size": 48, "histogram_bins": 5},
 }
+
+
+def update_section(section: dict, values: dict) -> None:
+    """``section.update(values)``, a nested mapping (a stage's ``model:``) updated rather than replaced."""
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(section.get(key), dict):
+            update_section(section[key], value)
+        else:
+            section[key] = value
 
 
 def tiny_params(repo: Path) -> dict:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     demo = copy.deepcopy(params["demo"])
     for section, values in TINY_DEMO.items():
-        demo[section].update(values)
+        update_section(demo[section], values)
     demo["regimes"] = copy.deepcopy(_TINY_REGIMES)
     params["demo"] = demo
     return params
@@ -60,8 +70,7 @@ def chain_params(repo: Path) -> dict:
     (the shared end-to-end run of ``conftest.tiny_demo_run`` and the kill test use it)."""
     params = tiny_params(repo)
     params["demo"]["train_mesh_vqvae"].update(steps=60, val_every=20, ckpt_every=5)
-    for stage in ("train_vqhps", "train_baseline"):
-        params["demo"][stage].update(steps=24, val_every=8, ckpt_every=4)
+    params["demo"]["image_training"].update(steps=24, val_every=8, ckpt_every=4)
     return params
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,8 @@ import torch
 
 from helpers.meshes import icosphere
 from vqhps.data.augment import vertex_mirror_permutation
-from vqhps.data.image_dataset import CropConfig, ImageCropDataset
+from vqhps.data.crop_config import PAPER_AUGMENT, CropConfig
+from vqhps.data.image_dataset import ImageCropDataset
 from vqhps.geometry import random_rotations
 from vqhps.io.schemas import IMAGES, MESHES
 from vqhps.io.shards import MeshTopology, ShardWriter, write_template
@@ -74,7 +76,7 @@ def datasets(
     perm = vertex_mirror_permutation(topology().vertices)
     train = ImageCropDataset(
         samples(n_train, 0),
-        CropConfig(size=32, augment=True, flip_prob=flip, photometric_prob=0.3),
+        CropConfig(size=32, augment=replace(PAPER_AUGMENT, flip_prob=flip, photometric_prob=0.3)),
         perm,
         seed=3,
     )

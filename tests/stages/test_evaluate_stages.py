@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 from PIL import Image
-from test_train_image_stages import COMMON, REGIMES
+from test_train_image_stages import BASELINE, COMMON, REGIMES, VQHPS
 
 from helpers import image_fixtures as fx
 from vqhps.checkpoint import save_checkpoint
@@ -143,21 +143,9 @@ def project(tmp_path_factory):
                 "full": {**REGIMES["full"], "label": "all"},
                 "scarce": {**REGIMES["scarce"], "label": "half"},
             },  # fmt: skip
-            "train_vqhps": {
-                **common,
-                "d_model": 16,
-                "heads": 2,
-                "ffn": 32,
-                "dropout": 0.1,
-                "loss_weights": {"tokens": 1.0, "rotation": 1.0, "reprojection": 1.0},
-            },
-            "train_baseline": {
-                **common,
-                "hidden": 16,
-                "rank": 4,
-                "dropout": 0.1,
-                "loss_weights": {"vertex": 1.0, "joint": 1.0, "rotation": 1.0, "reprojection": 1.0},
-            },
+            "image_training": common,
+            "train_vqhps": VQHPS,
+            "train_baseline": BASELINE,
             "evaluate": EVALUATE,
             "make_tables": MAKE_TABLES,
         }

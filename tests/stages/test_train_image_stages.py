@@ -16,13 +16,17 @@ from vqhps.checkpoint import save_checkpoint
 from vqhps.models.pretrained import load_baseline, load_vqhps, mesh_vqvae_extra
 from vqhps.stages import train_baseline, train_vqhps
 
-COMMON = {
+COMMON = {  # params image_training: what both image stages share
     "backbone": "small_cnn", "backbone_width": 4, "pretrained": None, "shared_backbone": True,
-    "crop_size": 32, "rotcam_hidden": 16, "batch_size": 4, "steps": 4, "lr": 1e-3, "weight_decay": 1e-3,
-    "lr_step": 2, "lr_gamma": 0.5, "val_every": 2, "ckpt_every": 2, "max_val_images": 2,
+    "crop_size": 32, "bbox_rescale": 1.2, "rotcam_hidden": 16, "batch_size": 4, "steps": 4, "lr": 1e-3,
+    "weight_decay": 1e-3, "lr_step": 2, "lr_gamma": 0.5, "val_every": 2, "ckpt_every": 2, "max_val_images": 2,
     "augment": {"flip_prob": 0.5, "rot_prob": 0.4, "rot_std_deg": 30.0, "rot_max_deg": 60.0,
-                "scale_std": 0.25, "photometric_prob": 0.3, "bbox_rescale": 1.2},
+                "scale_std": 0.25, "photometric_prob": 0.3},
 }  # fmt: skip
+VQHPS = {"model": {"d_model": 16, "heads": 2, "ffn": 32, "dropout": 0.1},
+         "loss_weights": {"tokens": 1.0, "rotation": 1.0, "reprojection": 1.0}}  # fmt: skip
+BASELINE = {"model": {"hidden": 16, "rank": 4, "dropout": 0.1},
+            "loss_weights": {"vertex": 1.0, "joint": 1.0, "rotation": 1.0, "reprojection": 1.0}}  # fmt: skip
 REGIMES = {"full": {"sources": ["anny"], "fraction": 1.0},
            "scarce": {"sources": ["anny"], "fraction": 0.5, "steps": 3}}  # fmt: skip
 
@@ -45,11 +49,7 @@ def project(tmp_path):
     )
     params = {"demo": {
         "seed": 0, "data_root": "data", "check_data": {"datasets": ["anny"]}, "regimes": REGIMES,
-        "train_vqhps": {**COMMON, "d_model": 16, "heads": 2, "ffn": 32, "dropout": 0.1,
-                        "loss_weights": {"tokens": 1.0, "rotation": 1.0, "reprojection": 1.0}},
-        "train_baseline": {**COMMON, "hidden": 16, "rank": 4, "dropout": 0.1,
-                           "loss_weights": {"vertex": 1.0, "joint": 1.0, "rotation": 1.0,
-                                            "reprojection": 1.0}},
+        "image_training": COMMON, "train_vqhps": VQHPS, "train_baseline": BASELINE,
     }}  # fmt: skip
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return tmp_path
@@ -99,6 +99,8 @@ def test_baseline_stage_full_regime_and_unknown_regime(project):
     assert metrics["n_train_images"] == 6 and metrics["steps"] == 4
     trained = load_baseline(out / "model.pt")
     assert trained.regime == "full"
+    assert trained.params["image_training"]["crop_size"] == 32, "the shared section is stored with the run"
+    assert trained.params["train_baseline"]["model"]["rank"] == 4 and "train_vqhps" not in trained.params
     verts = trained.predict(torch.randn(2, 3, 32, 32)).verts
     assert verts.shape == (2, fx.N_VERTS, 3) and torch.isfinite(verts).all()
     assert train_baseline.main(_argv(project, "tiny")) == 1, "an undefined regime is a user error"

@@ -8,12 +8,15 @@ unchanged by an augmentation of the image would break it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from helpers import rendered_fixtures as rf
 from vqhps.data.augment import vertex_mirror_permutation
-from vqhps.data.image_dataset import CropConfig, ImageCropDataset
+from vqhps.data.crop_config import PAPER_AUGMENT, CropConfig
+from vqhps.data.image_dataset import ImageCropDataset
 
 
 def _weak_perspective_fit(points3d: np.ndarray, keypoints: np.ndarray) -> tuple[float, float]:
@@ -28,7 +31,9 @@ def _weak_perspective_fit(points3d: np.ndarray, keypoints: np.ndarray) -> tuple[
 def dataset() -> ImageCropDataset:
     topo = rf.topology()
     samples = rf.rendered_samples(rf.meshes(16, seed=3), image_size=96, seed=4)
-    config = CropConfig(size=64, augment=True, flip_prob=0.5, rot_prob=1.0, photometric_prob=0.0)
+    config = CropConfig(
+        size=64, augment=replace(PAPER_AUGMENT, flip_prob=0.5, rot_prob=1.0, photometric_prob=0.0)
+    )
     return ImageCropDataset(samples, config, vertex_mirror_permutation(topo.vertices), seed=2)
 
 

@@ -27,7 +27,7 @@ configfile: "params.yaml"
 if config != yaml.safe_load(Path("params.yaml").read_text()):
     sys.exit(
         "snakemake --config/--configfile overrides are not used here: the stages read params.yaml. "
-        "Edit params.yaml, or try a change as a DVC experiment: dvc exp run -S demo.train_vqhps.lr=3.0e-4"
+        "Edit params.yaml, or try a change as a DVC experiment: dvc exp run -S demo.image_training.lr=3.0e-4"
     )
 
 # Jobs call `python`: make it the interpreter running Snakemake (e.g. .venv/bin/snakemake without an

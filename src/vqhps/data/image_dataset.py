@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -12,39 +11,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from vqhps.data import augment
+from vqhps.data.crop_config import CropConfig
 from vqhps.data.photometric import photometric_augment
-
-
-@dataclass(frozen=True)
-class CropConfig:
-    """Crop and augmentation settings.
-
-    ``size``: crop side in px (224 in the paper; smaller for the CPU demo). ``bbox_rescale``: square box side
-    = rescale * max(bbox w, h). ``augment``: train-time flip/rotation/scale and photometric ops
-    (reference §3.4) when True; ``photometric_prob`` is the probability of each photometric group.
-    ``skeleton``: left/right permutation of the keypoints ("h36m17" or "smpl24"). ``lateral_axis``: the
-    canonical body's left/right axis (x for SMPL and Anny).
-    """
-
-    size: int = 224
-    bbox_rescale: float = 1.2
-    augment: bool = False
-    flip_prob: float = 0.5
-    rot_prob: float = 0.4
-    rot_std_deg: float = 30.0
-    rot_max_deg: float = 60.0
-    scale_std: float = 0.25
-    photometric_prob: float = 0.3
-    skeleton: str = "h36m17"
-    lateral_axis: int = 0
-
-    def __post_init__(self) -> None:
-        if self.skeleton not in augment.FLIP_PERMUTATIONS:
-            raise ValueError(
-                f"unknown skeleton {self.skeleton!r}; use one of {sorted(augment.FLIP_PERMUTATIONS)}"
-            )
-        if self.size < 8:
-            raise ValueError(f"crop size must be >= 8 px, got {self.size}")
 
 
 def decode_image(image: np.ndarray | bytes) -> np.ndarray:
@@ -101,12 +69,12 @@ class ImageCropDataset(Dataset):
 
     def _draw(self, index: int) -> tuple[bool, float, float, np.random.Generator | None]:
         """(flip, rot_deg, scale, generator for the photometric ops); identity when not augmenting."""
-        cfg = self.config
-        if not cfg.augment:
+        aug = self.config.augment
+        if aug is None:
             return False, 0.0, 1.0, None
         rng = np.random.default_rng([self.seed, self.epoch, index])
         flip, rot, scale = augment.sample_augmentation(
-            rng, cfg.flip_prob, cfg.rot_prob, cfg.rot_std_deg, cfg.rot_max_deg, cfg.scale_std
+            rng, aug.flip_prob, aug.rot_prob, aug.rot_std_deg, aug.rot_max_deg, aug.scale_std
         )
         return flip, rot, scale, rng
 
@@ -122,8 +90,8 @@ class ImageCropDataset(Dataset):
         center, box = augment.bbox_to_box(sample["bbox"], cfg.bbox_rescale)
         affine = augment.crop_affine(center, box * scale, cfg.size, rot_deg)
         crop = augment.warp_affine(image, affine, cfg.size)
-        if rng is not None and cfg.photometric_prob > 0:
-            crop = photometric_augment(crop, rng, cfg.photometric_prob)
+        if rng is not None and cfg.augment.photometric_prob > 0:
+            crop = photometric_augment(crop, rng, cfg.augment.photometric_prob)
         keypoints = augment.transform_keypoints(sample["keypoints2d"], affine, cfg.size)
         rotation = augment.rotation_about_camera_axis(rot_deg) @ np.asarray(sample["global_rot"], np.float64)
         item: dict[str, torch.Tensor] = {}

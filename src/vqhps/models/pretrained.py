@@ -1,51 +1,80 @@
-"""Rebuild trained models from their self-describing checkpoints (no params.yaml needed)."""
+"""The image models' self-describing checkpoints: the ``extra`` entries the training stages write, beside
+the loaders that rebuild the models from them (no params.yaml needed).
+
+``load_mesh_vqvae`` and ``mesh_vqvae_extra`` live in :mod:`vqhps.models.mesh_vqvae_io` (the tokenizer's
+trainer needs them without the image models) and are importable from here too.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vqhps.checkpoint import load_checkpoint
-from vqhps.models.mesh_hierarchy import MeshHierarchy
-from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
+from vqhps.io.shards import MeshTopology
+from vqhps.models.mesh_vqvae import MeshVQVAE
+from vqhps.models.mesh_vqvae_io import (
+    load_mesh_vqvae,
+    mesh_vqvae_extra,
+    mesh_vqvae_from_record,
+    mesh_vqvae_record,
+)
 from vqhps.models.regression import MeshRegressor, RegressionConfig, RegressionOutput
 from vqhps.models.vqhps import VQHPS, MeshPrediction, VQHPSConfig
 
+__all__ = [
+    "TrainedBaseline",
+    "TrainedVQHPS",
+    "baseline_extra",
+    "load_baseline",
+    "load_mesh_vqvae",
+    "load_vqhps",
+    "mesh_vqvae_extra",
+    "topology_record",
+    "vqhps_extra",
+]
 
-def mesh_vqvae_extra(model: MeshVQVAE) -> dict:
-    """The ``extra`` entry of a Mesh-VQ-VAE checkpoint: its pooling hierarchy as tensors.
 
-    With it, :func:`load_mesh_vqvae` rebuilds the model from the file alone.
-    """
-    return {"hierarchy": {k: torch.from_numpy(v) for k, v in model.hierarchy.to_arrays().items()}}
-
-
-def load_mesh_vqvae(path: str | Path, device: str | torch.device = "cpu") -> MeshVQVAE:
-    """The trained Mesh-VQ-VAE of ``model.pt``, in eval mode (its codebook frozen).
-
-    The checkpoint carries the architecture and the pooling hierarchy, so the token count
-    (``model.n_tokens``) and codebook size (``model.codebook_size``) are read from it, never
-    duplicated in params.
-    """
-    ck = load_checkpoint(Path(path))
-    if "hierarchy" not in ck.get("extra", {}):
-        raise ValueError(f"{path}: no mesh hierarchy stored; it was not written by train_mesh_vqvae")
-    record = {
-        "hierarchy": ck["extra"]["hierarchy"],
-        "model_config": ck["model_config"],
-        "model_state": ck["model_state"],
+def topology_record(topology: MeshTopology) -> dict:
+    """The template, faces and joint regressor as tensors (an image checkpoint's ``template``)."""
+    return {
+        "vertices": torch.from_numpy(np.asarray(topology.vertices, np.float32)),
+        "faces": torch.from_numpy(np.asarray(topology.faces, np.int64)),
+        "joint_regressor": torch.from_numpy(np.asarray(topology.joint_regressor, np.float32)),
+        "topology_id": topology.topology_id,
     }
-    return _mesh_vqvae_from_record(record, source=str(path)).to(device)
 
 
-def _mesh_vqvae_from_record(record: dict, source: str) -> MeshVQVAE:
-    arrays = {k: v.numpy() for k, v in record["hierarchy"].items()}
-    hierarchy = MeshHierarchy.from_arrays(arrays, source=source)
-    model = MeshVQVAE(hierarchy, MeshVQVAEConfig.from_dict(record["model_config"]))
-    model.load_state_dict(record["model_state"])
-    return model.eval()
+def baseline_extra(regime: str, rest_joints: torch.Tensor, topology: MeshTopology) -> dict:
+    """The ``extra`` entry of a train_baseline ``model.pt`` (read by :func:`load_baseline`).
+
+    Args:
+        regime: the training regime; rest_joints: (17, 3) float32 rest-pose joints, metres.
+        topology: the meshes' template, faces and joint regressor.
+    """
+    return {
+        "kind": "baseline",
+        "regime": regime,
+        "rest_joints": rest_joints,
+        "template": topology_record(topology),
+    }
+
+
+def vqhps_extra(
+    regime: str, rest_joints: torch.Tensor, topology: MeshTopology, tokenizer: str | Path
+) -> dict:
+    """The ``extra`` entry of a train_vqhps ``model.pt`` (read by :func:`load_vqhps`): as the baseline's,
+    plus the frozen tokenizer's record (``tokenizer``: its train_mesh_vqvae ``model.pt``)."""
+    return {
+        "kind": "vqhps",
+        "regime": regime,
+        "rest_joints": rest_joints,
+        "template": topology_record(topology),
+        "mesh_vqvae": mesh_vqvae_record(tokenizer),
+    }
 
 
 @dataclass
@@ -108,7 +137,7 @@ def load_vqhps(path: str | Path, device: str | torch.device = "cpu") -> TrainedV
     # pretrained=None: the trained weights replace the backbone initialisation, which need not exist here.
     model = VQHPS(VQHPSConfig(**{**ck["model_config"], "pretrained": None}), extra["rest_joints"])
     model.load_state_dict(ck["model_state"])
-    vqvae = _mesh_vqvae_from_record(extra["mesh_vqvae"], str(path))
+    vqvae = mesh_vqvae_from_record(extra["mesh_vqvae"], str(path))
     t = extra["template"]
     return TrainedVQHPS(
         model.to(device).eval(),

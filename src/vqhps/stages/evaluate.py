@@ -34,7 +34,7 @@ def _loader(
 
     from vqhps.data.image_dataset import CropConfig, ImageCropDataset
 
-    dataset = ImageCropDataset(samples, CropConfig(size=crop_size, bbox_rescale=bbox_rescale, augment=False))
+    dataset = ImageCropDataset(samples, CropConfig(size=crop_size, bbox_rescale=bbox_rescale))
     if rows is not None:  # a subset keeps each item's index in ``samples``
         dataset = Subset(dataset, rows)
     # Decoding a few hundred small JPEGs is cheap next to the forward passes: no worker processes on CPU,
@@ -43,10 +43,10 @@ def _loader(
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
 
 
-def _crop(trained, stage: str) -> tuple[int, float]:
+def _crop(trained) -> tuple[int, float]:
     """(crop size, bbox rescale) a model was trained with, read from its checkpoint's params."""
-    section = trained.params[stage]
-    return int(section["crop_size"]), float(section["augment"]["bbox_rescale"])
+    section = trained.params["image_training"]
+    return int(section["crop_size"]), float(section["bbox_rescale"])
 
 
 def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
@@ -70,7 +70,7 @@ def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
                     f"{n_vertices}; "
                     f"re-run {stage}"
                 )
-            out.append((MethodSpec(method, regime), predictor(trained), _crop(trained, stage), trained))
+            out.append((MethodSpec(method, regime), predictor(trained), _crop(trained), trained))
     return out
 
 

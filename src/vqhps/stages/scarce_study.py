@@ -92,7 +92,7 @@ def run(ctx: StageContext) -> dict[str, float]:
             if not path.is_file():
                 raise UserError(f"{path} is missing: run `snakemake {path}` (stage {stage}, regime {name})")
             trained = load(path, ctx.device)
-            crop, rescale = _crop(trained, stage)
+            crop, rescale = _crop(trained)
             loader = _loader(test.samples, crop, rescale, ev_p.batch_size, ctx.device)
             spec = ev.MethodSpec(method, name)
             result = ev.evaluate_method(

@@ -22,7 +22,7 @@ from vqhps.seeding import stage_seed
 
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.metrics import codebook_perplexity, codebook_usage
-    from vqhps.models.pretrained import load_mesh_vqvae
+    from vqhps.models.mesh_vqvae_io import load_mesh_vqvae
     from vqhps.training.parallel_tokenize import ParallelTokenizer
     from vqhps.training.pve_sample import sample_rows, sampled_pve_mm
 

@@ -10,7 +10,8 @@ import numpy as np
 from torch.utils.data import Subset
 
 from vqhps.data.augment import vertex_mirror_permutation
-from vqhps.data.image_dataset import CropConfig, ImageCropDataset
+from vqhps.data.crop_config import Augment, CropConfig
+from vqhps.data.image_dataset import ImageCropDataset
 from vqhps.data.image_sets import load_image_split
 from vqhps.data.mixture import SourceMixture
 from vqhps.io.shards import MeshTopology
@@ -42,37 +43,14 @@ def mirror_permutation(topology: MeshTopology, flip_prob: float) -> np.ndarray |
     except ValueError as err:
         raise ValueError(
             f"flip augmentation needs a symmetric template ({topology.topology_id}): {err}; "
-            "set augment.flip_prob to 0"
+            "set image_training.augment.flip_prob to 0"
         ) from None
 
 
-@dataclass(frozen=True)
-class AugmentSettings:
-    """Train-time crop augmentation (paper values by default, reference §3.4)."""
-
-    flip_prob: float = 0.5
-    rot_prob: float = 0.4
-    rot_std_deg: float = 30.0
-    rot_max_deg: float = 60.0
-    scale_std: float = 0.25
-    photometric_prob: float = 0.3
-    bbox_rescale: float = 1.2
-
-
-def crop_configs(crop_size: int, aug: AugmentSettings) -> tuple[CropConfig, CropConfig]:
+def crop_configs(crop_size: int, bbox_rescale: float, aug: Augment) -> tuple[CropConfig, CropConfig]:
     """(train config with augmentation, validation config without) for ``crop_size`` px crops."""
-    train = CropConfig(
-        size=crop_size,
-        bbox_rescale=aug.bbox_rescale,
-        augment=True,
-        flip_prob=aug.flip_prob,
-        rot_prob=aug.rot_prob,
-        rot_std_deg=aug.rot_std_deg,
-        rot_max_deg=aug.rot_max_deg,
-        scale_std=aug.scale_std,
-        photometric_prob=aug.photometric_prob,
-    )
-    return train, CropConfig(size=crop_size, bbox_rescale=aug.bbox_rescale, augment=False)
+    train = CropConfig(size=crop_size, bbox_rescale=bbox_rescale, augment=aug)
+    return train, CropConfig(size=crop_size, bbox_rescale=bbox_rescale)
 
 
 @dataclass
@@ -95,8 +73,8 @@ def regime_datasets(
     fraction: float,
     subset_seed: int,
     data_seed: int,
-    crop_size: int,
-    aug: AugmentSettings,
+    crop: tuple[int, float],
+    aug: Augment,
     permutation: np.ndarray | None,
     max_val_images: int | None = None,
     val_sources: Sequence[str] | None = None,
@@ -110,6 +88,7 @@ def regime_datasets(
         fraction: seeded fraction of the train images (scarce regime < 1).
         subset_seed: seed of that subset (share it between models so they train on the same images).
         data_seed: seed of the augmentation draws.
+        crop: (crop side in px, bbox_rescale) of every crop; ``aug``: the train crops' augmentation.
         permutation: vertex mirror permutation (None: no flips).
         max_val_images: keep the first this many val images (None = all).
         val_sources: image sources of the val images (the paper validates every regime on 3DPW).
@@ -118,7 +97,7 @@ def regime_datasets(
     Raises:
         ValueError: no train or no val image is left.
     """
-    train_cfg, val_cfg = crop_configs(crop_size, aug)
+    train_cfg, val_cfg = crop_configs(*crop, aug)
     train = load_image_split(str(images_dir), str(meshes_dir), "train", sources, fraction, subset_seed)
     val_sources = sources if val_sources is None else val_sources
     val = load_image_split(str(images_dir), str(meshes_dir), "val", val_sources, max_images=max_val_images)
@@ -141,7 +120,6 @@ def regime_data(
     image_set: tuple[Path, Path],
     topology: MeshTopology,
     p,
-    aug: AugmentSettings,
     regime,
     name: str,
     seed: int,
@@ -151,7 +129,7 @@ def regime_data(
     Args:
         image_set: the ``images/`` and ``meshes/`` shard-set folders.
         topology: the meshes' topology (for the flip permutation).
-        p: the stage's params section (``crop_size``, ``max_val_images``).
+        p: the ``image_training`` section (``crop_size``, ``bbox_rescale``, ``augment``, ``max_val_images``).
         regime: its ``RegimeParams`` (sources, fraction, val_sources); ``name`` its key.
         seed: the experiment's master seed.
     """
@@ -164,9 +142,9 @@ def regime_data(
         regime.fraction,
         stage_seed(seed, "image_subset", name),
         stage_seed(seed, "image_augment", name) % 2**31,
-        p.crop_size,
-        aug,
-        mirror_permutation(topology, aug.flip_prob),
+        (p.crop_size, p.bbox_rescale),
+        p.augment,
+        mirror_permutation(topology, p.augment.flip_prob),
         None if p.max_val_images < 0 else p.max_val_images,
         regime.val_sources,
         None if regime.weights is None else dict(regime.weights),
@@ -181,7 +159,7 @@ class RunLength:
     lr_step: int
     steps_per_epoch: int  # len(train) // batch_size: the original's DataLoader with drop_last
     epoch_rows: int  # items per epoch: the largest source's rows (MixedDataset) or the regime's rows
-    from_epochs: bool = True  # steps came from ``epochs`` (else a regime's or the stage's ``steps``)
+    from_epochs: bool = True  # steps came from ``epochs`` (else a regime's or image_training's ``steps``)
 
     def describe(self, p) -> str:
         if not self.from_epochs:
@@ -193,10 +171,10 @@ class RunLength:
 
 
 def run_length(p, regime, data: RegimeData) -> RunLength:
-    """Steps of one regime's run: the regime's ``steps``, else the stage's ``steps``, else its ``epochs``.
+    """Steps of one regime's run: the regime's ``steps``, else image_training's ``steps``, else ``epochs``.
 
     Args:
-        p: the stage's params (``steps``/``epochs``, ``lr_step``/``lr_step_epochs``, ``batch_size``).
+        p: the ``image_training`` section (steps/epochs, lr_step/lr_step_epochs, batch_size).
         regime: its ``RegimeParams`` (``steps`` overrides).
         data: the regime's datasets (``len(data.train)`` is an epoch).
     """
@@ -208,7 +186,7 @@ def run_length(p, regime, data: RegimeData) -> RunLength:
 
 
 def train_settings(p, steps: int, seed: int, workers: int, lr_step: int | None = None) -> ImageTrainSettings:
-    """``ImageTrainSettings`` from a ``TrainVQHPSParams`` / ``TrainBaselineParams`` section.
+    """``ImageTrainSettings`` from the ``image_training`` section (``ImageTrainingParams``).
 
     Args:
         p: the params section (batch_size, lr, weight_decay, lr_step, lr_gamma, val_every, ckpt_every,
@@ -234,15 +212,3 @@ def train_settings(p, steps: int, seed: int, workers: int, lr_step: int | None =
         precision=p.precision,
         keep_best="pve_mm" if p.checkpoint == "best" else None,
     )
-
-
-def topology_record(topology: MeshTopology) -> dict:
-    """The template, faces and joint regressor as tensors, for self-describing checkpoints."""
-    import torch
-
-    return {
-        "vertices": torch.from_numpy(np.asarray(topology.vertices, np.float32)),
-        "faces": torch.from_numpy(np.asarray(topology.faces, np.int64)),
-        "joint_regressor": torch.from_numpy(np.asarray(topology.joint_regressor, np.float32)),
-        "topology_id": topology.topology_id,
-    }

@@ -18,7 +18,7 @@ from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_sta
 from vqhps.data.motion_sampler import FileFrameSampler
 from vqhps.metrics import codebook_perplexity, codebook_usage, pa_pve_mm
 from vqhps.models.mesh_vqvae import MeshVQVAE
-from vqhps.models.pretrained import mesh_vqvae_extra
+from vqhps.models.mesh_vqvae_io import mesh_vqvae_extra
 from vqhps.precision import autocast
 from vqhps.seeding import seed_everything
 
