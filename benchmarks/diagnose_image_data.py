@@ -24,7 +24,7 @@ from torch.utils.data import Subset
 
 from vqhps.data import augment
 from vqhps.data.image_dataset import ImageCropDataset
-from vqhps.data.image_sets import load_image_split
+from vqhps.data.image_splits import load_image_split
 from vqhps.io.schemas import IMAGES
 from vqhps.io.shards import ShardSet, read_template
 from vqhps.models.regression import MeshRegressor, RegressionConfig

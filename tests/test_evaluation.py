@@ -308,7 +308,7 @@ def _hand_body() -> tuple:
 
 def test_full_pose_protocols_score_against_the_smpl_gt_with_bent_hands():
     """standard / emdb score against the full-pose SMPL GT; vqhps keeps the flat-hand GT (known answer)."""
-    from vqhps.datasets.mesh_sets import canonical_vertices
+    from vqhps.ingest.mesh_sets import canonical_vertices
 
     model, smpl24 = _hand_body()
     body = np.random.default_rng(4).normal(0.0, 0.3, (1, 63)).astype(np.float32)  # any body pose

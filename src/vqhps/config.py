@@ -101,7 +101,7 @@ class RenderImagesParams:
         _counts(self.max_meshes, "max_meshes")
 
 
-# Image sets prepare_images knows (vqhps.datasets.image_sets.IMAGE_SETS; a test keeps the two in step).
+# Image sets prepare_images knows (vqhps.ingest.image_sets.IMAGE_SETS; a test keeps the two in step).
 IMAGE_SETS = (
     "coco", "mpii", "h36m_train", "mpi_inf_3dhp_train",  # BEDLAM/CLIFF real-image labels (reference §3.3)
     "3dpw_train", "3dpw_validation", "3dpw_test", "emdb1", "emdb2_train", "emdb2_val",

@@ -102,7 +102,7 @@ def constant_predictor(mean_mesh: np.ndarray, rot: np.ndarray) -> Predictor:
 
 def training_constant(images_dir: str, meshes_dir: str, sources=None, iterations: int = 20) -> tuple:
     """(mean mesh, rotation) fitted on every ``train`` image of an image set (of ``sources``; None = all)."""
-    from vqhps.data.image_sets import load_image_split
+    from vqhps.data.image_splits import load_image_split
 
     train = load_image_split(images_dir, meshes_dir, "train", sources)
     if not len(train):

@@ -189,7 +189,7 @@ def evaluate_method(
         device: where the predictor runs.
         keep: keep the posed meshes (and cameras) of the first ``keep`` samples, for overlays.
         full_pose_gt: per dataset index, the canonical full-pose SMPL GT mesh (V, 3), metres
-            (:meth:`vqhps.data.image_sets.ImageSplit.full_pose_gt`), or None.
+            (:meth:`vqhps.data.image_splits.ImageSplit.full_pose_gt`), or None.
 
     Returns:
         A :class:`MethodResult`; errors in mm.

@@ -96,7 +96,7 @@ def _released(ctx: StageContext, n_vertices: int, rescale: float) -> list[tuple]
 
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps import evaluation as ev
-    from vqhps.data.image_sets import load_image_split
+    from vqhps.data.image_splits import load_image_split
     from vqhps.io.shards import read_template
     from vqhps.models.pretrained import load_mesh_vqvae
     from vqhps.released_rows import released_subset
@@ -171,7 +171,7 @@ def _full_pose_gt(ctx: StageContext, test, meshes):
     Raises:
         UserError: the paper image set (``prepare_images``) lacks that GT (written before it existed).
     """
-    from vqhps.data.image_sets import FULL_POSE_GT_DIR
+    from vqhps.data.image_splits import FULL_POSE_GT_DIR
     from vqhps.pipeline import IMAGE_SET_STAGE
     from vqhps.protocols import PROTOCOLS
 
@@ -199,7 +199,7 @@ def _regressors(ctx: StageContext, h36m) -> dict:
 
     out = {"h36m": h36m}
     if any(PROTOCOLS[name].regressor == "smpl24" for name in ctx.section.protocols):
-        from vqhps.datasets.mesh_sets import load_models
+        from vqhps.ingest.mesh_sets import load_models
 
         try:
             smpl = load_models(ctx.params.data_root, "smpl", {"neutral"})["neutral"]

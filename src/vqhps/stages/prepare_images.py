@@ -43,8 +43,8 @@ def _encoder(workers: int):
 
 
 def run(ctx: StageContext) -> dict[str, float]:
-    from vqhps.data.image_sets import FULL_POSE_GT_DIR
-    from vqhps.datasets import image_sets, mesh_sets
+    from vqhps.data.image_splits import FULL_POSE_GT_DIR
+    from vqhps.ingest import image_sets, mesh_sets
 
     p, root = ctx.section, Path(ctx.params.data_root)
     template_dir = ctx.input("prepare_meshes/shards")

@@ -35,7 +35,7 @@ def run(ctx: StageContext) -> dict[str, float]:
 
 
 def _from_motions(ctx: StageContext) -> dict[str, float]:
-    from vqhps.datasets import mesh_sets
+    from vqhps.ingest import mesh_sets
 
     p, root = ctx.section, Path(ctx.params.data_root)
     seed = stage_seed(ctx.params.seed, "prepare_meshes", p.source)

@@ -21,10 +21,10 @@ STAGE = "scarce_study"
 
 
 def _n_train(images, sources, fraction: float, seed: int) -> int:
-    """Train images a regime uses (the subset :func:`vqhps.data.image_sets.load_image_split` keeps)."""
+    """Train images a regime uses (the subset :func:`vqhps.data.image_splits.load_image_split` keeps)."""
     import numpy as np
 
-    from vqhps.data.image_sets import subset_indices
+    from vqhps.data.image_splits import subset_indices
     from vqhps.io.schemas import IMAGES
     from vqhps.io.shards import ShardSet
 
@@ -59,7 +59,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps import evaluation as ev
     from vqhps import study_stats
     from vqhps.constant_predictor import constant_predictor, training_constant
-    from vqhps.data.image_sets import load_image_split
+    from vqhps.data.image_splits import load_image_split
     from vqhps.io.shards import read_template
     from vqhps.models.pretrained import load_baseline, load_vqhps
     from vqhps.realism import EdgeDistortion

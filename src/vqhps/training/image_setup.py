@@ -11,7 +11,7 @@ from torch.utils.data import Subset
 
 from vqhps.data.augment import vertex_mirror_permutation
 from vqhps.data.image_dataset import CropConfig, ImageCropDataset
-from vqhps.data.image_sets import load_image_split
+from vqhps.data.image_splits import load_image_split
 from vqhps.data.mixture import SourceMixture
 from vqhps.io.shards import MeshTopology
 from vqhps.training.image_trainer import ImageTrainSettings

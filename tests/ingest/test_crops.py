@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vqhps.datasets.crops import crop_and_encode, crop_boxes, crop_image, crop_intrinsics, to_crop_pixels
-from vqhps.datasets.keypoints import project_points
+from vqhps.ingest.crops import crop_and_encode, crop_boxes, crop_image, crop_intrinsics, to_crop_pixels
+from vqhps.ingest.keypoints import project_points
 
 
 def test_crop_boxes_follow_spin_convention():

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from vqhps.datasets import emdb
+from vqhps.ingest import emdb
 from vqhps.io.safe_pickle import UnsafePickleError
 from vqhps.testing.realdata_fixtures import evil_pickle_bytes, write_emdb_sequence
 

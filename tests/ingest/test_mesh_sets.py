@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vqhps.data.motion_sampler import FileFrameSampler, motion_row_id
-from vqhps.datasets import amass, mesh_sets
+from vqhps.ingest import amass, mesh_sets
 
 
 @pytest.fixture(scope="module")

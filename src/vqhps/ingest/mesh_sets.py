@@ -20,9 +20,9 @@ from vqhps.body.smpl import (
 )
 from vqhps.data.motion_sampler import motion_row_id
 from vqhps.data.splits import assign_splits
-from vqhps.datasets import amass, threedpw
-from vqhps.datasets.layout import missing_folder_message
-from vqhps.datasets.records import FrameRecords
+from vqhps.ingest import amass, threedpw
+from vqhps.ingest.layout import missing_folder_message
+from vqhps.ingest.records import FrameRecords
 from vqhps.io.errors import as_data_error, check_shape
 
 __all__ = [

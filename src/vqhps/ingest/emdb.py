@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from vqhps.body.smpl import check_gender, normalize_gender
-from vqhps.datasets.layout import missing_folder_message
-from vqhps.datasets.records import FrameRecords, concat_records, root_to_camera
+from vqhps.ingest.layout import missing_folder_message
+from vqhps.ingest.records import FrameRecords, concat_records, root_to_camera
 from vqhps.io.errors import DataFileError, MissingFieldError, check_shape
 from vqhps.io.safe_pickle import load_pickle
 

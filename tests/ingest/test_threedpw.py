@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from vqhps.datasets import threedpw
 from vqhps.geometry import axis_angle_to_matrix
+from vqhps.ingest import threedpw
 from vqhps.io.safe_pickle import UnsafePickleError
 from vqhps.testing.realdata_fixtures import evil_pickle_bytes, write_threedpw_sequence
 

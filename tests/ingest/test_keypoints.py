@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vqhps.datasets.keypoints import J24_TO_H36M, spin24_to_h36m
+from vqhps.ingest.keypoints import J24_TO_H36M, spin24_to_h36m
 
 # SPIN's J24 names (constants.JOINT_NAMES[25:]) and the joint order of J_regressor_h36m (mmhuman3d's "h36m"
 # convention: left leg at rows 1-3, right leg at 4-6).

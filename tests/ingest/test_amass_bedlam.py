@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vqhps.body.smpl import BodyModel
-from vqhps.datasets import amass, bedlam, canonical_meshes
+from vqhps.ingest import amass, bedlam, canonical_meshes
 from vqhps.io.safe_pickle import UnsafePickleError
 from vqhps.testing.body_fixtures import SMPLH_PARENTS, random_body_arrays
 from vqhps.testing.realdata_fixtures import write_amass_motion, write_label_file

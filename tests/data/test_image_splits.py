@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 import image_fixtures as fx  # noqa: E402
 
-from vqhps.data.image_sets import load_image_split, subset_indices  # noqa: E402
+from vqhps.data.image_splits import load_image_split, subset_indices  # noqa: E402
 from vqhps.io.shards import ShardSet, load_vertices  # noqa: E402
 
 
@@ -51,7 +51,7 @@ def test_split_joins_meshes_and_filters_sources(tmp_path):
 
 
 def test_split_joins_the_full_pose_gt_by_mesh_id(tmp_path):
-    from vqhps.data.image_sets import FULL_POSE_GT_DIR
+    from vqhps.data.image_splits import FULL_POSE_GT_DIR
     from vqhps.io.schemas import MESHES
     from vqhps.io.shards import ShardWriter
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vqhps.datasets import emdb, threedpw
-from vqhps.datasets.records import FrameRecords
+from vqhps.ingest import emdb, threedpw
+from vqhps.ingest.records import FrameRecords
 
 __all__ = ["CameraLabels", "threedpw_cameras", "emdb_cameras"]
 

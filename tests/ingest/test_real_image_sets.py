@@ -9,9 +9,9 @@ import torch
 from PIL import Image
 
 from vqhps import config
-from vqhps.datasets import image_sets
-from vqhps.datasets.keypoints import J24_TO_H36M, camera_joints_h36m, project_points
-from vqhps.datasets.mesh_sets import load_models, load_regressor
+from vqhps.ingest import image_sets
+from vqhps.ingest.keypoints import J24_TO_H36M, camera_joints_h36m, project_points
+from vqhps.ingest.mesh_sets import load_models, load_regressor
 from vqhps.io.schemas import IMAGES, MESHES
 from vqhps.io.shards import to_table
 

@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from vqhps.datasets import amass, bedlam, emdb, threedpw
-from vqhps.datasets.mesh_sets import load_models, load_regressor
+from vqhps.ingest import amass, bedlam, emdb, threedpw
+from vqhps.ingest.mesh_sets import load_models, load_regressor
 from vqhps.io.errors import DataFileError
 from vqhps.testing.realdata_fixtures import mismatch_threedpw_frames, write_bad_file
 
@@ -120,7 +120,7 @@ def test_regressor_shape_checked(mini_root, tmp_path):
 
 
 def test_one_emdb2_sequence_stops_before_any_work_with_the_count(tmp_path):
-    from vqhps.datasets.image_sets import emdb2_files
+    from vqhps.ingest.image_sets import emdb2_files
     from vqhps.testing.realdata_fixtures import write_emdb_sequence
 
     write_emdb_sequence(tmp_path / "emdb" / "P0" / "a" / "P0_a_data.pkl", emdb1=False, emdb2=True)

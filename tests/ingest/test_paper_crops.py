@@ -12,10 +12,10 @@ from PIL import Image
 
 from vqhps.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from vqhps.data.image_dataset import CropConfig, ImageCropDataset, decode_image
-from vqhps.datasets import image_sets, threedpw
-from vqhps.datasets.image_sets import ImageSet, image_rows, original_keypoints, stored_crop
-from vqhps.datasets.mesh_sets import load_models, load_regressor
-from vqhps.datasets.records import FrameRecords
+from vqhps.ingest import image_sets, threedpw
+from vqhps.ingest.image_sets import ImageSet, image_rows, original_keypoints, stored_crop
+from vqhps.ingest.mesh_sets import load_models, load_regressor
+from vqhps.ingest.records import FrameRecords
 
 CROP, CONTEXT = 64, 1.77
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from vqhps.body.smpl import check_gender
-from vqhps.datasets.records import FrameRecords
+from vqhps.ingest.records import FrameRecords
 from vqhps.io.errors import DataFileError, MissingFieldError, check_shape
 from vqhps.io.safe_pickle import load_npz
 

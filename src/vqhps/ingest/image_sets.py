@@ -17,14 +17,14 @@ import numpy as np
 import torch
 
 from vqhps.body.smpl import BodyModel, normalize_gender
-from vqhps.datasets import bedlam, emdb, threedpw
-from vqhps.datasets.cameras import CameraLabels, emdb_cameras, threedpw_cameras
-from vqhps.datasets.crops import crop_and_encode, crop_boxes, crop_intrinsics, to_crop_pixels
-from vqhps.datasets.keypoints import camera_joints_h36m, project_points, spin24_to_h36m
-from vqhps.datasets.layout import missing_folder_message
-from vqhps.datasets.mesh_sets import canonical_vertices
-from vqhps.datasets.records import FrameRecords
 from vqhps.geometry import axis_angle_to_matrix
+from vqhps.ingest import bedlam, emdb, threedpw
+from vqhps.ingest.cameras import CameraLabels, emdb_cameras, threedpw_cameras
+from vqhps.ingest.crops import crop_and_encode, crop_boxes, crop_intrinsics, to_crop_pixels
+from vqhps.ingest.keypoints import camera_joints_h36m, project_points, spin24_to_h36m
+from vqhps.ingest.layout import missing_folder_message
+from vqhps.ingest.mesh_sets import canonical_vertices
+from vqhps.ingest.records import FrameRecords
 from vqhps.seeding import stage_seed
 from vqhps.test_sets import record_frame_ids
 
