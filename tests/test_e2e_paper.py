@@ -15,9 +15,9 @@ from PIL import Image
 
 from e2e_helpers import BIN, TINY_DEMO, make_workdir, run
 from vqhps import pipeline
+from vqhps.eval.released_rows import METHOD_NAME
+from vqhps.eval.tables import read_table_csv
 from vqhps.io.shards import ShardSet, load_vertices
-from vqhps.released_rows import METHOD_NAME
-from vqhps.tables import read_table_csv
 from vqhps.testing.realdata_fixtures import BEDLAM_ANIMATION_FRAMES, write_fixture_root
 
 pytestmark = pytest.mark.slow

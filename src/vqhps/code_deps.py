@@ -20,7 +20,7 @@ REPO_PREFIX = "src/vqhps"  # how the package folder is named from the repository
 # Non-Python files of the package, keyed by the module that reads them. A test fails when a data file
 # under src/vqhps is missing here, so a new one cannot be read without being a dependency.
 DATA_FILES: dict[str, tuple[str, ...]] = {
-    "vqhps.tables": ("data/__init__.py", "data/paper_numbers.csv"),  # importlib.resources imports vqhps.data
+    "vqhps.eval.tables": ("eval/__init__.py", "eval/paper_numbers.csv"),  # read via vqhps.eval
 }
 
 

@@ -256,9 +256,9 @@ class StudyParams:
     """The scarce-data study (``snakemake study``): both image models per (fraction, seed), then its table.
 
     The params of the ``scarce_study`` stage. Every (fraction, seed) pair is one regime
-    ``study_f<per mille>_s<seed>`` (:mod:`vqhps.study`) trained by the same train_vqhps and train_baseline
-    stages as ``regimes``; the seed names the image subset and the training seed. The ``scarce_study``
-    stage tests them all on the test split.
+    ``study_f<per mille>_s<seed>`` (:mod:`vqhps.eval.study`) trained by the same train_vqhps and
+    train_baseline stages as ``regimes``; the seed names the image subset and the training seed. The
+    ``scarce_study`` stage tests them all on the test split.
     """
 
     sources: tuple[str, ...]  # image sources of the training images (demo: [anny])
@@ -404,8 +404,8 @@ class TrainBaselineParams(ImageTrainParams):
         _in_range(self, "dropout", 0.0, 1.0, high_open=True)
 
 
-# The names of vqhps.protocols.PROTOCOLS (not imported here: it needs torch; a test checks they agree).
-EVAL_PROTOCOLS = ("vqhps", "standard", "emdb")  # vqhps.protocols.PROTOCOLS
+# The names of vqhps.eval.protocols.PROTOCOLS (not imported here: it needs torch; a test checks they agree).
+EVAL_PROTOCOLS = ("vqhps", "standard", "emdb")  # vqhps.eval.protocols.PROTOCOLS
 
 
 def _check_protocols(protocols: tuple[str, ...]) -> None:
@@ -489,8 +489,8 @@ class ExperimentParams:
                 )
 
     def study_regimes(self) -> dict[str, RegimeParams]:
-        """The regimes of the ``scarce_study`` section, name -> entry ({} without one); :mod:`vqhps.study`."""
-        from vqhps.study import expand_study
+        """The ``scarce_study`` section's regimes, name -> entry ({} without one); :mod:`vqhps.eval.study`."""
+        from vqhps.eval.study import expand_study
 
         return {} if self.scarce_study is None else expand_study(self.scarce_study)
 

@@ -173,7 +173,7 @@ _STAGES: dict[str, tuple[Stage, ...]] = {
 }
 
 # The scarce-data study (`snakemake study`): the image-training stages run once per study regime
-# (``<experiment>.scarce_study``, :mod:`vqhps.study`), then this stage (same params section)
+# (``<experiment>.scarce_study``, :mod:`vqhps.eval.study`), then this stage (same params section)
 # tests them all and writes its table and plot.
 # Apart from the experiment's own DAG: `snakemake demo`, DVC and the main tables never run the study.
 STUDY_STAGE = Stage(

@@ -23,13 +23,13 @@ import image_fixtures as fx  # noqa: E402
 from test_train_image_stages import COMMON, REGIMES  # noqa: E402
 
 from vqhps.checkpoint import save_checkpoint  # noqa: E402
-from vqhps.evaluation import METHOD_NAMES  # noqa: E402
+from vqhps.eval.evaluation import METHOD_NAMES  # noqa: E402
+from vqhps.eval.protocols import DEFAULT_PROTOCOLS as PROTOCOLS  # noqa: E402  (the demo's)
+from vqhps.eval.tables import read_table_csv  # noqa: E402
 from vqhps.io.schemas import IMAGES, MESHES  # noqa: E402
 from vqhps.io.shards import ShardWriter, write_template  # noqa: E402
 from vqhps.models.pretrained import mesh_vqvae_extra  # noqa: E402
-from vqhps.protocols import DEFAULT_PROTOCOLS as PROTOCOLS  # noqa: E402  (the demo's)
 from vqhps.stages import evaluate, make_tables, train_baseline, train_vqhps  # noqa: E402
-from vqhps.tables import read_table_csv  # noqa: E402
 
 SPLITS = {"train": 6, "val": 2, "test": 5}
 EVALUATE = {

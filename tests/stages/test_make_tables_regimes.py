@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vqhps.evaluation import METHOD_NAMES
-from vqhps.protocols import PROTOCOLS
+from vqhps.eval.evaluation import METHOD_NAMES
+from vqhps.eval.protocols import PROTOCOLS
+from vqhps.eval.tables import read_table_csv
 from vqhps.stages import make_tables
-from vqhps.tables import read_table_csv
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = ("vqhps_full", "vqhps_scarce", "vqhps_scarce_emdb", "baseline_full", "baseline_scarce")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from vqhps.body.smpl import BodyModel, normalize_gender
+from vqhps.eval.test_sets import record_frame_ids
 from vqhps.geometry import axis_angle_to_matrix
 from vqhps.ingest import bedlam, emdb, threedpw
 from vqhps.ingest.cameras import CameraLabels, emdb_cameras, threedpw_cameras
@@ -26,7 +27,6 @@ from vqhps.ingest.layout import missing_folder_message
 from vqhps.ingest.mesh_sets import canonical_vertices
 from vqhps.ingest.records import FrameRecords
 from vqhps.seeding import stage_seed
-from vqhps.test_sets import record_frame_ids
 
 __all__ = [
     "IMAGE_SETS",
@@ -327,7 +327,7 @@ def iter_image_rows(
 
     Order: splits as in ``vqhps.io.schemas.SPLITS``, image sets in the order listed per split, rows in reader
     order. ``row_kwargs`` go to :func:`image_rows` (crop size, models, encoder, ...). ``on_frames``, if given,
-    is called with (split, :func:`vqhps.test_sets.record_frame_ids` columns) of every chunk: the readers'
+    is called with (split, :func:`vqhps.eval.test_sets.record_frame_ids` columns) of every chunk: the readers'
     (sequence, frame, person) of each row, which the shards do not hold. With ``full_pose_models``
     (gendered SMPL), test chunks also get the full-pose SMPL GT columns (:func:`full_pose_mesh_columns`).
 

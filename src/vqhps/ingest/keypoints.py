@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from vqhps.body.smpl import BodyModel
+from vqhps.eval.protocols import H36M_TO_J17
 from vqhps.io.errors import check_shape
-from vqhps.protocols import H36M_TO_J17
 
 __all__ = ["J24_TO_J17", "J24_TO_H36M", "spin24_to_h36m", "project_points", "camera_joints_h36m"]
 

@@ -2,12 +2,12 @@
 
 Reads the test images and canonical GT meshes of the image-set stage and the VQ-HPS and baseline model of
 every study regime (``train_vqhps/study_f<per mille>_s<seed>/model.pt``, ...; params
-``<experiment>.scarce_study``, regimes from :mod:`vqhps.study`). Tests each on the test split (the
+``<experiment>.scarce_study``, regimes from :mod:`vqhps.eval.study`). Tests each on the test split (the
 evaluate stage's crops and first protocol) and scores the realism of its predicted meshes (edge-length
-distortion, :mod:`vqhps.realism`), beside the constant predictor (:mod:`vqhps.constant_predictor`) and
-the ground-truth meshes' own distortion. Outputs in ``scarce_study/``: ``runs.csv`` (one row per model and
+distortion, :mod:`vqhps.eval.realism`), beside the constant predictor (:mod:`vqhps.eval.constant_predictor`)
+and the ground-truth meshes' own distortion. Outputs in ``scarce_study/``: ``runs.csv`` (one row per model and
 regime: method, fraction, seed, train images, means), ``tables/study_table.{csv,md}`` (per method and
-data size: mean over seeds and the 95 % interval, :mod:`vqhps.study_stats`), ``plots/study.png`` and
+data size: mean over seeds and the 95 % interval, :mod:`vqhps.eval.study_stats`), ``plots/study.png`` and
 ``metrics.json`` (``<method>/f<per mille>/<metric>`` means, the intervals' ends, ``gt_edge_distortion``).
 """
 
@@ -56,16 +56,16 @@ def run(ctx: StageContext) -> dict[str, float]:
     import numpy as np
     import pandas as pd
 
-    from vqhps import evaluation as ev
-    from vqhps import study_stats
-    from vqhps.constant_predictor import constant_predictor, training_constant
     from vqhps.data.image_splits import load_image_split
+    from vqhps.eval import evaluation as ev
+    from vqhps.eval import study_stats
+    from vqhps.eval.constant_predictor import constant_predictor, training_constant
+    from vqhps.eval.realism import EdgeDistortion
+    from vqhps.eval.study import parse_study_name
     from vqhps.io.shards import read_template
     from vqhps.models.pretrained import load_baseline, load_vqhps
-    from vqhps.realism import EdgeDistortion
     from vqhps.seeding import stage_seed
     from vqhps.stages.evaluate import _crop, _loader
-    from vqhps.study import parse_study_name
 
     p, ev_p = ctx.section, ctx.params.section("evaluate")
     protocol = ev_p.protocols[0]

@@ -1,4 +1,4 @@
-"""Tests for vqhps.tables and the packaged paper_numbers.csv."""
+"""Tests for vqhps.eval.tables and the packaged paper_numbers.csv."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vqhps.tables import (
+from vqhps.eval.tables import (
     MISSING,
     ROW_FIELDS,
     build_tables,
@@ -34,7 +34,7 @@ def _measured(regime: str = "full", **over: object) -> dict[str, object]:
 
 
 def _raw_paper_file() -> list[dict[str, str]]:
-    text = resources.files("vqhps.data").joinpath("paper_numbers.csv").read_text(encoding="utf-8")
+    text = resources.files("vqhps.eval").joinpath("paper_numbers.csv").read_text(encoding="utf-8")
     return list(csv.DictReader(io.StringIO(text)))
 
 

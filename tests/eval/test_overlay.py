@@ -9,14 +9,14 @@ import pytest
 from PIL import Image
 
 from vqhps.data import augment
-from vqhps.geometry import random_rotations
-from vqhps.overlay import (
+from vqhps.eval.overlay import (
     camera_frame_vertices,
     fit_weak_perspective,
     overlay_panel,
     perspective_px,
     weak_perspective_px,
 )
+from vqhps.geometry import random_rotations
 from vqhps.render.camera import Camera, intrinsics, look_at
 
 V = 40

@@ -9,14 +9,14 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from vqhps import evaluation as ev
 from vqhps.config import EVAL_PROTOCOLS
+from vqhps.eval import evaluation as ev
+from vqhps.eval.measured_rows import DIFFERENCE_NAME
+from vqhps.eval.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS
+from vqhps.eval.summaries import summarize_all
+from vqhps.eval.tables import normalize_row
+from vqhps.eval.test_sets import demo_frame_ids
 from vqhps.geometry import axis_angle_to_matrix, random_rotations
-from vqhps.measured_rows import DIFFERENCE_NAME
-from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS
-from vqhps.summaries import summarize_all
-from vqhps.tables import normalize_row
-from vqhps.test_sets import demo_frame_ids
 
 V, B, N = 30, 3, 7
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from vqhps.cli import UserError
-from vqhps.evaluation import MethodSpec
+from vqhps.eval.evaluation import MethodSpec
 
 __all__ = [
     "METHOD_NAME", "SPEC", "release_paths", "released_models", "released_subset", "released_table_rows",
@@ -62,7 +62,7 @@ def released_models(
         UserError: a release file is there but is not the release (one line naming it).
     """
     from vqhps import released
-    from vqhps.evaluation import vqhps_predictor
+    from vqhps.eval.evaluation import vqhps_predictor
     from vqhps.models.pretrained import load_vqhps
 
     paths = release_paths(data_root)
@@ -135,7 +135,7 @@ def released_table_rows(
             to the ``full`` regime's table (the release was trained on the full mixture), else the first.
         protocols: protocols to show.
     """
-    from vqhps.measured_rows import label_rows
+    from vqhps.eval.measured_rows import label_rows
 
     prefix = f"{SPEC.label}/"
     if not tables or not any(k.startswith(prefix) for k in metrics):

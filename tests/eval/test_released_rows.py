@@ -12,15 +12,15 @@ import torch
 import yaml
 
 from vqhps.cli import UserError
-from vqhps.evaluation import MethodSpec
-from vqhps.protocols import PROTOCOLS
-from vqhps.released_rows import METHOD_NAME, SPEC, release_paths, released_models, released_subset
+from vqhps.eval.evaluation import MethodSpec
+from vqhps.eval.protocols import PROTOCOLS
+from vqhps.eval.released_rows import METHOD_NAME, SPEC, release_paths, released_models, released_subset
+from vqhps.eval.tables import read_table_csv
 from vqhps.stages import make_tables
-from vqhps.tables import read_table_csv
 from vqhps.testing.realdata_fixtures import write_connection_files
 from vqhps.testing.release_fixtures import write_release_files
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

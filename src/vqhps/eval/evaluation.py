@@ -2,7 +2,7 @@
 
 A *predictor* turns a batch of ``ImageCropDataset`` items into a posed mesh (canonical mesh rotated into the
 camera frame, centred, metres). The ground truth is the canonical GT mesh rotated by the GT global rotation,
-so every method is compared on the same posed meshes under :func:`vqhps.protocols.evaluate_protocol`; the
+so every method is compared on the same posed meshes under :func:`vqhps.eval.protocols.evaluate_protocol`; the
 protocols that prescribe the full-pose SMPL GT (``standard``, ``emdb``) use that mesh, rotated the same way,
 where the image set has it (:func:`full_pose_ground_truth`).
 Methods: VQ-HPS (tokens -> frozen Mesh-VQ-VAE decoder), the regression baseline, and the oracle
@@ -23,10 +23,10 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from vqhps.eval.measured_rows import METHOD_NAMES, headline_numbers, measured_rows  # noqa: F401 (re-exported)
+from vqhps.eval.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS, evaluate_protocol, get_protocol
 from vqhps.io.atomic import atomic_path
-from vqhps.measured_rows import METHOD_NAMES, headline_numbers, measured_rows  # noqa: F401 (re-exported)
 from vqhps.models.vqhps import pose_canonical
-from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS, evaluate_protocol, get_protocol
 from vqhps.training.image_tasks import rotation_error_deg
 
 METHODS: tuple[str, ...] = ("vqhps", "baseline", "oracle", "constant")
@@ -184,8 +184,8 @@ def evaluate_method(
             without augmentation, in a fixed order.
         regressor: (17, V) native-H36M-order joint regressor of the topology, or
             ``{"h36m": ..., "smpl24": ...}``
-            (see :func:`vqhps.protocols.evaluate_protocol`).
-        protocols: names of :data:`vqhps.protocols.PROTOCOLS`.
+            (see :func:`vqhps.eval.protocols.evaluate_protocol`).
+        protocols: names of :data:`vqhps.eval.protocols.PROTOCOLS`.
         device: where the predictor runs.
         keep: keep the posed meshes (and cameras) of the first ``keep`` samples, for overlays.
         full_pose_gt: per dataset index, the canonical full-pose SMPL GT mesh (V, 3), metres
@@ -253,7 +253,7 @@ def per_sample_frame(
         results: one :class:`MethodResult` per method, over the same test set.
         ids, sources: per dataset index, the sample id and its source (``MethodResult.index`` indexes them).
         frames: per dataset index, ``sequence``, ``frame``, ``person``
-            (:func:`vqhps.test_sets.evaluated_frame_ids`);
+            (:func:`vqhps.eval.test_sets.evaluated_frame_ids`);
             None: each sample its own sequence, frame 0, person 0.
 
     Returns:
@@ -293,7 +293,7 @@ def write_per_sample(frame: pd.DataFrame, path) -> None:
 
 
 def per_protocol_series(results: Sequence[MethodResult], protocol: str) -> dict[str, np.ndarray]:
-    """Input of :func:`vqhps.plots.plot_error_histograms` for one protocol: ``"<label>/<metric>"`` -> (N,)."""
+    """Input of :func:`vqhps.eval.plots.plot_error_histograms`, a protocol: ``"<label>/<metric>"`` -> (N,)."""
     return {
         f"{res.spec.label}/{m}": res.errors[f"{protocol}/{m}"]
         for res in results

@@ -12,7 +12,7 @@ Each row of an image set's test split is one person in one frame:
   ``<mesh id>-v<view>``) form one sequence, frame = view index, person = 0. Views of one body share its
   shape and pose, so they are resampled together, as frames of one video are.
 
-The bootstrap of :mod:`vqhps.bootstrap` resamples these sequences.
+The bootstrap of :mod:`vqhps.eval.bootstrap` resamples these sequences.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def write_test_set(frames: pd.DataFrame, path: str | os.PathLike) -> dict[str, f
 
     Returns:
         ``test_set_sha256``, ``n_frames`` and ``n_sequences`` (a sequence counted per (source, sequence));
-        per-source counts come with every summary (:mod:`vqhps.summaries`).
+        per-source counts come with every summary (:mod:`vqhps.eval.summaries`).
     """
     table = frames[list(FRAME_COLUMNS)].sort_values(["source", "sequence", "frame", "person", "id"])
     write_text_atomic(path, table.to_csv(index=False, lineterminator="\n"))

@@ -1,6 +1,6 @@
 """Flat evaluate metrics: every mean with its sequence-bootstrap 95 % interval and its frame/sequence counts.
 
-Keys written to ``evaluate/metrics.json`` (``<label>`` = :attr:`vqhps.evaluation.MethodSpec.label`, e.g.
+Keys written to ``evaluate/metrics.json`` (``<label>`` = :attr:`vqhps.eval.evaluation.MethodSpec.label`, e.g.
 ``vqhps_full``; ``<key>`` = ``<protocol>/<metric>`` in mm or an extra such as ``token_accuracy``):
 
 - ``<label>/<key>``: pooled mean over the test frames; ``<label>/<key>_lo`` / ``_hi``: its interval;
@@ -9,7 +9,7 @@ Keys written to ``evaluate/metrics.json`` (``<label>`` = :attr:`vqhps.evaluation
   difference A - B on the same frames (e.g. ``vqhps_full-baseline_full``);
 - with several test sources, the same again per source, prefixed ``<source>:`` (never pooled across them).
 
-A protocol tied to a test set (:attr:`vqhps.protocols.Protocol.test_sources`, e.g. ``emdb`` on EMDB-1) is
+A protocol tied to a test set (:attr:`vqhps.eval.protocols.Protocol.test_sources`, e.g. ``emdb`` on EMDB-1) is
 summarised on that set's frames only. Every interval of one scope uses the same seed, hence the same
 resampled sequences.
 """
@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from vqhps.bootstrap import Interval, paired_bootstrap, sequence_bootstrap
-from vqhps.protocols import METRIC_KEYS, PROTOCOLS
+from vqhps.eval.bootstrap import Interval, paired_bootstrap, sequence_bootstrap
+from vqhps.eval.protocols import METRIC_KEYS, PROTOCOLS
 
 LO, HI = "_lo", "_hi"
 
@@ -54,7 +54,7 @@ def summarize_scope(
     """Means, intervals and counts of every result over the frames of one scope (see module doc).
 
     Args:
-        results: :class:`vqhps.evaluation.MethodResult` objects, restricted to the scope's frames or not.
+        results: :class:`vqhps.eval.evaluation.MethodResult` objects, restricted to the scope's frames or not.
         groups: (N_dataset,) sequence label of every dataset index (``res.index`` indexes it).
         sources: (N_dataset,) source of every dataset index.
         n_boot, seed: bootstrap replicates and seed.
@@ -89,7 +89,7 @@ def paired_scope(
     """Paired differences ``<a>-<b>/<protocol>/<metric>`` (A - B, mm) with intervals, frames paired by index.
 
     Args:
-        pairs: (result A, result B) tuples of :class:`vqhps.evaluation.MethodResult`.
+        pairs: (result A, result B) tuples of :class:`vqhps.eval.evaluation.MethodResult`.
         groups, sources, n_boot, seed: as :func:`summarize_scope`.
     """
     out: dict[str, float] = {}
@@ -133,7 +133,7 @@ def summarize_all(
     """Every summary of the evaluate stage: overall, and per source when there are several.
 
     Args:
-        results: every :class:`vqhps.evaluation.MethodResult` of the run.
+        results: every :class:`vqhps.eval.evaluation.MethodResult` of the run.
         pairs: (label A, label B) of the paired differences to report (skipped where a label is absent).
         groups: (N_dataset,) sequence of every dataset index (per source: a name may repeat across sources).
         sources: (N_dataset,) source of every dataset index.

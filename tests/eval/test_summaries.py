@@ -1,12 +1,12 @@
-"""Tests for vqhps.summaries: the evaluate metrics (means, intervals, counts, paired differences)."""
+"""Tests for vqhps.eval.summaries: the evaluate metrics (means, intervals, counts, paired differences)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vqhps.evaluation import MethodResult, MethodSpec
-from vqhps.summaries import summarize_all
+from vqhps.eval.evaluation import MethodResult, MethodSpec
+from vqhps.eval.summaries import summarize_all
 
 N = 12
 SOURCES = ["3dpw"] * 8 + ["emdb1"] * 4

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vqhps.constant_predictor import (
+from vqhps.eval.constant_predictor import (
     best_constant_rotation,
     constant_predictor,
     fit_constant,
     mean_canonical_mesh,
     mean_vertex_error_m,
 )
-from vqhps.evaluation import METHOD_NAMES, measured_rows
+from vqhps.eval.evaluation import METHOD_NAMES, measured_rows
 
 
 def _rot(axis: np.ndarray, angle: float) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tests for vqhps.plots: PNGs are written with sane sizes and meshes really land on the pixels."""
+"""Tests for vqhps.eval.plots: PNGs are written with sane sizes and meshes really land on the pixels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from vqhps.plots import (
+from vqhps.eval.plots import (
     GT_COLOR,
     PRED_COLOR,
     plot_error_histograms,

@@ -1,4 +1,4 @@
-"""Tests for vqhps.protocols: the `vqhps`, `standard`, `emdb` protocols on toy meshes with known answers."""
+"""Tests for vqhps.eval.protocols: `vqhps`, `standard`, `emdb` on toy meshes with known answers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vqhps.geometry import axis_angle_to_matrix
-from vqhps.protocols import (
+from vqhps.eval.protocols import (
     H36M_PELVIS,
     H36M_TO_J14,
     H36M_TO_J17,
@@ -18,6 +17,7 @@ from vqhps.protocols import (
     evaluate_protocols,
     get_protocol,
 )
+from vqhps.geometry import axis_angle_to_matrix
 
 V = 20  # toy mesh: 20 vertices; joint j of the regressor is exactly vertex j (one-hot rows)
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vqhps.evaluation import Prediction, Predictor
+from vqhps.eval.evaluation import Prediction, Predictor
 
 _EPS_M = 1e-6  # metres: floor of a distance in the reweighting (a zero distance would get infinite weight)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vqhps.realism import EdgeDistortion, mesh_edges
+from vqhps.eval.realism import EdgeDistortion, mesh_edges
 
 
 def _grid(n: int = 12) -> tuple[np.ndarray, np.ndarray]:

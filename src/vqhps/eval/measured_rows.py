@@ -1,4 +1,4 @@
-"""Measured table rows (make_tables) from the evaluate stage's flat summaries (:mod:`vqhps.summaries`).
+"""Measured table rows (make_tables) from the evaluate stage's flat summaries (:mod:`vqhps.eval.summaries`).
 
 Every row carries its protocol, its frame and sequence counts and, where evaluate measured them, the 95 %
 sequence-bootstrap interval of each number and the token accuracy. :func:`label_rows` builds the rows of
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from vqhps.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS
-from vqhps.summaries import HI, LO
-from vqhps.tables import rows_from_metrics
+from vqhps.eval.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS
+from vqhps.eval.summaries import HI, LO
+from vqhps.eval.tables import rows_from_metrics
 
 METHOD_NAMES: dict[str, str] = {
     "vqhps": "VQ-HPS (measured)",
@@ -83,7 +83,7 @@ def measured_rows(
     protocols: Sequence[str] = DEFAULT_PROTOCOLS,
     tables: Mapping[str, str] | None = None,
 ) -> list[dict[str, object]]:
-    """Rows of :func:`vqhps.tables.build_tables` from the evaluate stage's summaries.
+    """Rows of :func:`vqhps.eval.tables.build_tables` from the evaluate stage's summaries.
 
     Every regime gets a VQ-HPS and a baseline row per protocol, and their paired difference when measured,
     plus the oracle rows once per table (the oracle sees no training image, so the same numbers appear in

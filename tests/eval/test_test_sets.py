@@ -1,4 +1,4 @@
-"""Tests for vqhps.test_sets: (sequence, frame, person) ids of the evaluated rows and the test-set file."""
+"""Tests for vqhps.eval.test_sets: (sequence, frame, person) ids of evaluated rows and the test-set file."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vqhps.test_sets import (
+from vqhps.eval.test_sets import (
     TEST_FRAMES_FILE,
     demo_frame_ids,
     evaluated_frame_ids,

@@ -1,11 +1,11 @@
-"""Tests for vqhps.bootstrap: sequence-level (cluster) bootstrap intervals of pooled frame means."""
+"""Tests for vqhps.eval.bootstrap: sequence-level (cluster) bootstrap intervals of pooled frame means."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vqhps.bootstrap import paired_bootstrap, sequence_bootstrap
+from vqhps.eval.bootstrap import paired_bootstrap, sequence_bootstrap
 
 
 def _clustered(seed: int = 0, groups: int = 10, frames: int = 100) -> tuple[np.ndarray, np.ndarray]:
