@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
-from vqhps.configtools import ConfigError, build, to_plain
+from vqhps.infra.configtools import ConfigError, build, to_plain
 
 EXPERIMENTS = ("demo", "paper")
 # Names of vqhps.body.anny_body.TOPOLOGIES (not imported here: it needs torch; a test keeps them in step).
@@ -176,7 +176,7 @@ class MeshVQVAEParams:
         _in_range(self, "beta", 0.0, float("inf"))
 
 
-Precision = Literal["fp32", "bf16", "auto"]  # vqhps.precision.PRECISIONS
+Precision = Literal["fp32", "bf16", "auto"]  # vqhps.training.precision.PRECISIONS
 
 
 @dataclass(frozen=True)

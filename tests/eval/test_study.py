@@ -10,9 +10,9 @@ import yaml
 
 from vqhps.cli import job_params
 from vqhps.config import parse_params
-from vqhps.configtools import ConfigError
 from vqhps.eval.study import parse_study_name, study_regime_name
 from vqhps.eval.study_stats import bootstrap_interval, markdown_table, plot_study, summary_frame
+from vqhps.infra.configtools import ConfigError
 from vqhps.pipeline import Pipeline
 
 

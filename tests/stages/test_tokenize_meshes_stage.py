@@ -14,11 +14,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 import image_fixtures as fx  # noqa: E402
 
-from vqhps.checkpoint import save_checkpoint  # noqa: E402
+from vqhps.infra.seeding import stage_seed  # noqa: E402
+from vqhps.io.checkpoint import save_checkpoint  # noqa: E402
 from vqhps.io.schemas import MESHES, TOKENS  # noqa: E402
 from vqhps.io.shards import ShardSet, ShardWriter  # noqa: E402
 from vqhps.models.pretrained import mesh_vqvae_extra  # noqa: E402
-from vqhps.seeding import stage_seed  # noqa: E402
 from vqhps.stages import tokenize_meshes  # noqa: E402
 from vqhps.training.pve_sample import decoded_pve_mm, sample_rows  # noqa: E402
 

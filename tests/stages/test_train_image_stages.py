@@ -15,7 +15,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 import image_fixtures as fx  # noqa: E402
 
-from vqhps.checkpoint import save_checkpoint  # noqa: E402
+from vqhps.io.checkpoint import save_checkpoint  # noqa: E402
 from vqhps.models.pretrained import load_baseline, load_vqhps, mesh_vqvae_extra  # noqa: E402
 from vqhps.stages import train_baseline, train_vqhps  # noqa: E402
 

@@ -12,7 +12,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import image_fixtures as fx  # noqa: E402
 
-from vqhps.checkpoint import load_checkpoint  # noqa: E402
+from vqhps.io.checkpoint import load_checkpoint  # noqa: E402
 from vqhps.models.regression import MeshRegressor, RegressionConfig  # noqa: E402
 from vqhps.models.vqhps import VQHPS, VQHPSConfig  # noqa: E402
 from vqhps.training.image_setup import rest_joints  # noqa: E402

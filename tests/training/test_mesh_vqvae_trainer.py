@@ -12,8 +12,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 from meshes import icosphere  # noqa: E402
 
-from vqhps.checkpoint import load_checkpoint  # noqa: E402
 from vqhps.data.motion_sampler import FileFrameSampler, motion_row_id  # noqa: E402
+from vqhps.io.checkpoint import load_checkpoint  # noqa: E402
 from vqhps.models.mesh_hierarchy import HierarchySettings, MeshHierarchy, build_hierarchy  # noqa: E402
 from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig  # noqa: E402
 from vqhps.models.pretrained import load_mesh_vqvae

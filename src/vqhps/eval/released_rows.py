@@ -3,10 +3,10 @@ through the same evaluation as the trained models.
 
 ``evaluate`` asks :func:`released_models` for extra models: none unless ``<data_root>/released/`` holds the
 three release files (``mesh_vqvae_54``, ``vqhps_hrnet``, ``tpose.npy``; where to get them: ``check_data``'s
-``released_weights`` listing, README). They are converted with :mod:`vqhps.released` (with the data root's
-``mesh_connections`` and ``J_regressor_h36m.npy``) into a temporary folder and loaded as a trained VQ-HPS of
-regime ``released``: its metrics are ``vqhps_released/<protocol>/<metric>``. ``make_tables`` turns those
-into rows with :func:`released_table_rows`, in the table of the regime the release was trained like
+``released_weights`` listing, README). They are converted with :mod:`vqhps.models.released` (with the data
+root's ``mesh_connections`` and ``J_regressor_h36m.npy``) into a temporary folder and loaded as a trained
+VQ-HPS of regime ``released``: its metrics are ``vqhps_released/<protocol>/<metric>``. ``make_tables`` turns
+those into rows with :func:`released_table_rows`, in the table of the regime the release was trained like
 (the full mixture).
 """
 
@@ -61,8 +61,8 @@ def released_models(
     Raises:
         UserError: a release file is there but is not the release (one line naming it).
     """
-    from vqhps import released
     from vqhps.eval.evaluation import vqhps_predictor
+    from vqhps.models import released
     from vqhps.models.pretrained import load_vqhps
 
     paths = release_paths(data_root)

@@ -3,7 +3,7 @@
 A study regime is an ordinary regime (:class:`vqhps.config.RegimeParams`): the train_vqhps and
 train_baseline stages run it with ``--regime study_f0025_s1`` as they run ``full`` or ``scarce``. Its name
 holds the fraction in per mille (``f0025`` = 2.5 %) and the seed; the stages derive the image subset and
-the training seed from the regime name (:func:`vqhps.seeding.stage_seed`), so each seed of a fraction
+the training seed from the regime name (:func:`vqhps.infra.seeding.stage_seed`), so each seed of a fraction
 trains on another seeded subset, and VQ-HPS and the baseline of one regime on the same images. Within
 one seed, a smaller fraction's images are a subset of a larger fraction's only by chance (each regime
 name seeds its own subset).

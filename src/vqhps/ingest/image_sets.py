@@ -19,6 +19,7 @@ import torch
 from vqhps.body.smpl import BodyModel, normalize_gender
 from vqhps.eval.test_sets import record_frame_ids
 from vqhps.geometry import axis_angle_to_matrix
+from vqhps.infra.seeding import stage_seed
 from vqhps.ingest import bedlam, emdb, threedpw
 from vqhps.ingest.cameras import CameraLabels, emdb_cameras, threedpw_cameras
 from vqhps.ingest.crops import crop_and_encode, crop_boxes, crop_intrinsics, to_crop_pixels
@@ -26,7 +27,6 @@ from vqhps.ingest.keypoints import camera_joints_h36m, project_points, spin24_to
 from vqhps.ingest.layout import missing_folder_message
 from vqhps.ingest.mesh_sets import canonical_vertices
 from vqhps.ingest.records import FrameRecords
-from vqhps.seeding import stage_seed
 
 __all__ = [
     "IMAGE_SETS",

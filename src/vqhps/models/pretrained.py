@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from vqhps.checkpoint import load_checkpoint
+from vqhps.io.checkpoint import load_checkpoint
 from vqhps.models.mesh_hierarchy import MeshHierarchy
 from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
 from vqhps.models.regression import MeshRegressor, RegressionConfig, RegressionOutput

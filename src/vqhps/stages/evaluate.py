@@ -216,7 +216,7 @@ def _write_results(ctx: StageContext, results, test, images) -> dict[str, float]
     from vqhps.eval import evaluation as ev
     from vqhps.eval.summaries import summarize_all
     from vqhps.eval.test_sets import evaluated_frame_ids, write_test_set
-    from vqhps.seeding import stage_seed
+    from vqhps.infra.seeding import stage_seed
 
     ids, sources = [s["id"] for s in test.samples], [s["source"] for s in test.samples]
     try:

@@ -24,10 +24,10 @@ from tqdm import tqdm
 
 from vqhps.cli import StageContext, UserError, stage_main
 from vqhps.eval.test_sets import TEST_FRAMES_FILE, write_frames_file
+from vqhps.infra.seeding import stage_seed
 from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import IMAGES, MESHES, SPLITS
 from vqhps.io.shards import ShardWriter, read_template, write_template
-from vqhps.seeding import stage_seed
 
 N_JOINTS = 17  # rows of J_regressor_h36m (vqhps.eval.protocols.H36M_JOINT_NAMES)
 

@@ -20,10 +20,10 @@ from tqdm import tqdm
 
 from vqhps.cli import StageContext, UserError, stage_main
 from vqhps.data.splits import assign_splits
+from vqhps.infra.seeding import stage_seed
 from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import MESHES, SPLITS
 from vqhps.io.shards import MeshTopology, ShardWriter, read_template, write_template
-from vqhps.seeding import stage_seed
 
 TOPOLOGY_ID = "smplh"  # SMPL-H body meshes (6,890 vertices, SMPL's topology)
 

@@ -62,9 +62,9 @@ def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.eval.constant_predictor import constant_predictor, training_constant
     from vqhps.eval.realism import EdgeDistortion
     from vqhps.eval.study import parse_study_name
+    from vqhps.infra.seeding import stage_seed
     from vqhps.io.shards import read_template
     from vqhps.models.pretrained import load_baseline, load_vqhps
-    from vqhps.seeding import stage_seed
     from vqhps.stages.evaluate import _crop, _loader
 
     p, ev_p = ctx.section, ctx.params.section("evaluate")

@@ -14,8 +14,8 @@ import time
 from dataclasses import asdict
 
 from vqhps.cli import StageContext, UserError, stage_main
-from vqhps.configtools import to_plain
-from vqhps.seeding import stage_seed
+from vqhps.infra.configtools import to_plain
+from vqhps.infra.seeding import stage_seed
 
 STAGE = "train_baseline"
 
@@ -23,7 +23,7 @@ STAGE = "train_baseline"
 def run(ctx: StageContext) -> dict[str, float]:
     import torch
 
-    from vqhps.checkpoint import save_checkpoint
+    from vqhps.io.checkpoint import save_checkpoint
     from vqhps.io.shards import read_template
     from vqhps.models.regression import MeshRegressor, RegressionConfig, RegressionLossWeights
     from vqhps.training.curves import write_curves_csv

@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict
 
 from vqhps.cli import StageContext, UserError, stage_main
-from vqhps.configtools import to_plain
-from vqhps.seeding import stage_seed
+from vqhps.infra.configtools import to_plain
+from vqhps.infra.seeding import stage_seed
 
 STAGE = "train_vqhps"
 
@@ -25,7 +25,7 @@ STAGE = "train_vqhps"
 def run(ctx: StageContext) -> dict[str, float]:
     import torch
 
-    from vqhps.checkpoint import load_checkpoint, save_checkpoint
+    from vqhps.io.checkpoint import load_checkpoint, save_checkpoint
     from vqhps.io.shards import read_template
     from vqhps.models.pretrained import load_mesh_vqvae
     from vqhps.models.vqhps import VQHPS, VQHPSConfig

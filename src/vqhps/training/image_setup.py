@@ -155,7 +155,7 @@ def regime_data(
         regime: its ``RegimeParams`` (sources, fraction, val_sources); ``name`` its key.
         seed: the experiment's master seed.
     """
-    from vqhps.seeding import stage_seed
+    from vqhps.infra.seeding import stage_seed
 
     return regime_datasets(
         image_set[0],

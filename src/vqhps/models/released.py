@@ -1,9 +1,10 @@
 """Convert the original VQ-HPS release files into this project's self-describing checkpoints.
 
-``python -m vqhps.released --mesh-vqvae FILE --connections DIR [--vqhps FILE --tpose FILE --j-regressor FILE]
---out DIR`` writes ``DIR/train_mesh_vqvae/model.pt`` and (with ``--vqhps``) ``DIR/train_vqhps/model.pt``,
-which :func:`vqhps.models.pretrained.load_mesh_vqvae` and :func:`~vqhps.models.pretrained.load_vqhps` load
-like trained ones. Inputs (Zenodo record 12771018 and the original repositories' instructions):
+``python -m vqhps.models.released --mesh-vqvae FILE --connections DIR [--vqhps FILE --tpose FILE
+--j-regressor FILE] --out DIR`` writes ``DIR/train_mesh_vqvae/model.pt`` and (with ``--vqhps``)
+``DIR/train_vqhps/model.pt``, which :func:`vqhps.models.pretrained.load_mesh_vqvae` and
+:func:`~vqhps.models.pretrained.load_vqhps` load like trained ones. Inputs (Zenodo record 12771018 and the
+original repositories' instructions):
 
 - ``mesh_vqvae_54``: the Mesh-VQ-VAE, a saved dict ``{"model", "optimizer", "epoch", "loss", ...}``;
 - ``vqhps_hrnet``: VQ-HPS with HRNet-W48 backbones (a DDP save with ``module.`` keys is accepted);
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vqhps.checkpoint import save_checkpoint
+from vqhps.io.checkpoint import save_checkpoint
 from vqhps.io.digest import file_sha256
 from vqhps.models import original_keys as ok
 from vqhps.models.mesh_hierarchy import MeshHierarchy

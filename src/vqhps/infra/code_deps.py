@@ -14,7 +14,7 @@ import functools
 from pathlib import Path
 
 PACKAGE = "vqhps"
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/vqhps (this file is in its infra/)
 REPO_PREFIX = "src/vqhps"  # how the package folder is named from the repository root
 
 # Non-Python files of the package, keyed by the module that reads them. A test fails when a data file

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from released_fixtures import manifest_keys, random_release_state, save_release, shared_reference
-from vqhps import released
 from vqhps.models import original_keys as ok
+from vqhps.models import released
 from vqhps.models.pretrained import load_mesh_vqvae, load_vqhps
 
 # A hand-made 6D output: a1 = 3 z, a2 = x. Rows (pytorch3d, the original): R = [z; x; y].

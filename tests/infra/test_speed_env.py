@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vqhps import speed_env
+from vqhps.infra import speed_env
 
 # A stage entry point like vqhps.stages.*, whose run() reports what its own process sees: the variables
 # and glibc's behaviour (a 64 MiB malloc is mmapped under glibc's defaults, served from the heap when
@@ -19,7 +19,7 @@ from vqhps import speed_env
 STAGE_SCRIPT = """
 import ctypes, os, sys
 from vqhps.cli import stage_main
-from vqhps.speed_env import SPEED_ENV
+from vqhps.infra.speed_env import SPEED_ENV
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in
@@ -49,7 +49,7 @@ def _start_stage(tmp_path: Path, extra_env: dict[str, str]) -> dict[str, float]:
         "demo": {"seed": 0, "data_root": "data", "check_data": {"datasets": ["anny"]}, "regimes": regimes}
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    src = Path(speed_env.__file__).resolve().parents[1]
+    src = Path(speed_env.__file__).resolve().parents[2]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(src), "VQHPS_NO_TRACK": "1", **extra_env}
     args = [sys.executable, str(script), "--experiment", "demo", "--results", "results", "--no-track"]
     done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

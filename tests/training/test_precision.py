@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from vqhps.config import ConfigError, load_params
-from vqhps.precision import autocast
+from vqhps.training.precision import autocast
 
 
 def _matmul_dtype(device: str, precision: str) -> torch.dtype:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 
-from vqhps import code_deps, run_key
 from vqhps.cli import remove_stale_temporaries
-from vqhps.run_key import claim_work_dir, code_digests, job_key
+from vqhps.infra import code_deps, run_key
+from vqhps.infra.run_key import claim_work_dir, code_digests, job_key
 
 
 def test_key_changes_with_params_and_with_a_rewritten_input(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from vqhps.io.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 
 
 def _draw(gen):

@@ -2,7 +2,7 @@
 
 A killed training job resumes from ``work/last.pt``; a job started after anything it reads changed must
 not. The key hashes the job's params, the content of every code file it imports
-(:func:`vqhps.code_deps.stage_code`) and a fingerprint of every declared input (path, size and
+(:func:`vqhps.infra.code_deps.stage_code`) and a fingerprint of every declared input (path, size and
 modification time of each file: a rewritten shard set or a retrained tokenizer changes it, and reading
 a 100 GB image set to hash it would cost minutes at every start).
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from vqhps.code_deps import PACKAGE_DIR, REPO_PREFIX, stage_code
+from vqhps.infra.code_deps import PACKAGE_DIR, REPO_PREFIX, stage_code
 from vqhps.io.atomic import write_text_atomic
 from vqhps.io.digest import file_sha256
 

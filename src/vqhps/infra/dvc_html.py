@@ -5,7 +5,7 @@ plots still show). :func:`install` writes a DVC HTML template with the three lib
 that ``vl-convert-python`` ships, Vega-Lite 5 as in DVC's plot templates) and points this clone's DVC at it
 (``plots.html_template`` in the git-ignored ``.dvc/config.local``). ``make install`` runs it::
 
-    python -m vqhps.dvc_html        # writes .cache/vqhps/dvc_plots.html and sets the local DVC config
+    python -m vqhps.infra.dvc_html  # writes .cache/vqhps/dvc_plots.html and sets the local DVC config
 
 Without it DVC keeps its CDN page (charts draw when online).
 """
@@ -93,7 +93,9 @@ def install(root: Path = Path(".")) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vqhps.dvc_html", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m vqhps.infra.dvc_html", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--root", type=Path, default=Path("."), help="the repository root (default: .)")
     args = parser.parse_args(argv)
     try:

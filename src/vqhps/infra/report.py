@@ -1,6 +1,6 @@
 """Print what a pipeline run produced and where: each stage's outputs, sizes and metrics.
 
-Usage: ``python -m vqhps.report --experiment demo`` (``make demo`` ends with it).
+Usage: ``python -m vqhps.infra.report --experiment demo`` (``make demo`` ends with it).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _fmt(v: object) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vqhps.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m vqhps.infra.report", description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default="demo", choices=EXPERIMENTS)
     parser.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
     args = parser.parse_args(argv)
