@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from e2e_helpers import BIN, make_workdir, run, tiny_params
-from vqhps.eval.evaluation import METHOD_NAMES
+from vqhps.eval.measured_rows import METHOD_NAMES
 from vqhps.io.shards import ShardSet, load_vertices
 from vqhps.pipeline import Pipeline
 

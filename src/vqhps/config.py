@@ -404,7 +404,7 @@ class TrainBaselineParams(ImageTrainParams):
         _in_range(self, "dropout", 0.0, 1.0, high_open=True)
 
 
-# The names of vqhps.eval.protocols.PROTOCOLS (not imported here: it needs torch; a test checks they agree).
+# The names of vqhps.eval.protocols.PROTOCOLS (not imported: every stage reads config.py; a test checks).
 EVAL_PROTOCOLS = ("vqhps", "standard", "emdb")  # vqhps.eval.protocols.PROTOCOLS
 
 

@@ -12,7 +12,7 @@ from vqhps.eval.constant_predictor import (
     mean_canonical_mesh,
     mean_vertex_error_m,
 )
-from vqhps.eval.evaluation import METHOD_NAMES, measured_rows
+from vqhps.eval.measured_rows import METHOD_NAMES, measured_rows
 
 
 def _rot(axis: np.ndarray, angle: float) -> np.ndarray:

@@ -11,7 +11,8 @@ import torch
 
 from vqhps.config import EVAL_PROTOCOLS
 from vqhps.eval import evaluation as ev
-from vqhps.eval.measured_rows import DIFFERENCE_NAME
+from vqhps.eval.measured_rows import DIFFERENCE_NAME, METHOD_NAMES, headline_numbers, measured_rows
+from vqhps.eval.methods import NO_REGIME, MethodSpec
 from vqhps.eval.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS
 from vqhps.eval.summaries import summarize_all
 from vqhps.eval.tables import normalize_row
@@ -62,9 +63,9 @@ def test_config_protocol_names_match_the_protocol_registry():
 
 
 def test_perfect_predictions_score_zero_for_every_method_and_protocol():
-    specs = [ev.MethodSpec("vqhps", "full"), ev.MethodSpec("baseline", "scarce")]
+    specs = [MethodSpec("vqhps", "full"), MethodSpec("baseline", "scarce")]
     results = [ev.evaluate_method(s, _perfect, _batches(), _regressor()) for s in specs]
-    oracle = ev.MethodSpec("oracle", ev.NO_REGIME)
+    oracle = MethodSpec("oracle", NO_REGIME)
     results.append(
         ev.evaluate_method(oracle, ev.oracle_predictor(_IdentityTokenizer()), _batches(), _regressor())
     )
@@ -83,7 +84,7 @@ def test_rotated_prediction_has_pve_but_no_pa_mpjpe_and_the_rotation_error_is_me
         rot = extra @ batch["global_rot"]
         return ev.Prediction(batch["canonical_verts"] @ rot.transpose(1, 2), rot)
 
-    res = ev.evaluate_method(ev.MethodSpec("vqhps", "full"), rotated, _batches(), _regressor())
+    res = ev.evaluate_method(MethodSpec("vqhps", "full"), rotated, _batches(), _regressor())
     for protocol in DEFAULT_PROTOCOLS:
         assert res.errors[f"{protocol}/pve_mm"].min() > 10.0
         assert res.errors[f"{protocol}/mpjpe_mm"].min() > 1.0
@@ -93,9 +94,9 @@ def test_rotated_prediction_has_pve_but_no_pa_mpjpe_and_the_rotation_error_is_me
 
 def test_per_sample_table_has_one_row_per_sample_method_protocol_and_round_trips(tmp_path):
     specs = [
-        ev.MethodSpec("vqhps", "full"),
-        ev.MethodSpec("baseline", "full"),
-        ev.MethodSpec("oracle", "none"),
+        MethodSpec("vqhps", "full"),
+        MethodSpec("baseline", "full"),
+        MethodSpec("oracle", "none"),
     ]
     shift = {"vqhps": 0.01, "baseline": 0.02, "oracle": 0.0}
 
@@ -127,7 +128,7 @@ def test_keep_returns_the_first_predictions_for_overlays():
     def pred(b):
         return ev.Prediction(ev.ground_truth(b), b["global_rot"], b["index"].float()[:, None].repeat(1, 3))
 
-    res = ev.evaluate_method(ev.MethodSpec("vqhps", "full"), pred, _batches(), _regressor(), keep=5)
+    res = ev.evaluate_method(MethodSpec("vqhps", "full"), pred, _batches(), _regressor(), keep=5)
     assert res.kept_verts.shape == (5, V, 3) and res.kept_cam.shape == (5, 3)
     np.testing.assert_array_equal(res.kept_cam[:, 0], np.arange(5))
     first = _batches()[0]
@@ -136,7 +137,7 @@ def test_keep_returns_the_first_predictions_for_overlays():
 
 def test_unknown_method_is_rejected():
     with pytest.raises(ValueError, match="unknown method"):
-        ev.MethodSpec("hmr", "full")
+        MethodSpec("hmr", "full")
 
 
 def _flat_metrics() -> dict[str, float]:
@@ -152,7 +153,7 @@ def _flat_metrics() -> dict[str, float]:
 
 def test_measured_rows_carry_labels_and_the_exact_numbers():
     metrics = _flat_metrics()
-    rows = ev.measured_rows(
+    rows = measured_rows(
         metrics,
         data="synthetic demo",
         dataset="Anny test",
@@ -165,13 +166,13 @@ def test_measured_rows_carry_labels_and_the_exact_numbers():
         assert normalize_row(row, "measured") == row
         assert row["data"] == "synthetic demo" and row["dataset"] == "Anny test"
     by = {(r["method"], r["regime"], r["protocol"]): r for r in rows}
-    r = by[(ev.METHOD_NAMES["baseline"], "scarce", "standard")]
+    r = by[(METHOD_NAMES["baseline"], "scarce", "standard")]
     assert r["pve_mm"] == metrics["baseline_scarce/standard/pve_mm"] and r["training_data"] == "10 %"
     assert r["pa_mpjpe_mm"] == metrics["baseline_scarce/standard/pa_mpjpe_mm"]
     for regime in ("full", "scarce"):
-        oracle = by[(ev.METHOD_NAMES["oracle"], regime, "vqhps")]
+        oracle = by[(METHOD_NAMES["oracle"], regime, "vqhps")]
         assert oracle["mpjpe_mm"] == metrics["oracle/vqhps/mpjpe_mm"]
-    only_vqhps = ev.measured_rows(
+    only_vqhps = measured_rows(
         metrics,
         data="paper datasets",
         dataset="3dpw",
@@ -183,7 +184,7 @@ def test_measured_rows_carry_labels_and_the_exact_numbers():
     assert {r["protocol"] for r in only_vqhps} == {"vqhps"} and len(only_vqhps) == 6
     del metrics["oracle/vqhps/pve_mm"], metrics["oracle/vqhps/mpjpe_mm"], metrics["oracle/vqhps/pa_mpjpe_mm"]
     with pytest.raises(ValueError, match="'oracle/<protocol>/<metric>'"):
-        ev.measured_rows(
+        measured_rows(
             metrics,
             data="synthetic demo",
             dataset="x",
@@ -196,11 +197,11 @@ def test_measured_rows_carry_labels_and_the_exact_numbers():
 
 def test_headline_numbers_are_computed_differences_with_their_sign():
     metrics = _flat_metrics()
-    head = ev.headline_numbers(metrics, ("full", "scarce"))
+    head = headline_numbers(metrics, ("full", "scarce"))
     key = "scarce/vqhps/vqhps_minus_baseline_pve_mm"
     assert head[key] == metrics["vqhps_scarce/vqhps/pve_mm"] - metrics["baseline_scarce/vqhps/pve_mm"] < 0
     metrics["vqhps_scarce/standard/pve_mm"] = 500.0
-    head = ev.headline_numbers(metrics, ("full", "scarce"))
+    head = headline_numbers(metrics, ("full", "scarce"))
     assert head["scarce/standard/vqhps_minus_baseline_pve_mm"] > 0, "a losing VQ-HPS is reported as such"
     assert head["full/vqhps/vqhps_minus_oracle_mpjpe_mm"] == pytest.approx(
         metrics["vqhps_full/vqhps/mpjpe_mm"] - metrics["oracle/vqhps/mpjpe_mm"]
@@ -208,7 +209,7 @@ def test_headline_numbers_are_computed_differences_with_their_sign():
 
 
 def test_a_loader_that_drops_or_repeats_frames_is_refused():
-    spec = ev.MethodSpec("vqhps", "full")
+    spec = MethodSpec("vqhps", "full")
     whole = ev.evaluate_method(spec, _perfect, _batches(), _regressor())
     ev.check_every_frame_once(whole, N)  # every row once: accepted
     dropped = ev.evaluate_method(spec, _perfect, _batches()[:-1], _regressor())  # as drop_last would
@@ -226,8 +227,8 @@ def test_per_frame_rows_carry_sequence_frame_person_and_token_accuracy():
         return pred
 
     results = [
-        ev.evaluate_method(ev.MethodSpec("vqhps", "full"), with_tokens, _batches(), _regressor()),
-        ev.evaluate_method(ev.MethodSpec("baseline", "full"), _perfect, _batches(), _regressor()),
+        ev.evaluate_method(MethodSpec("vqhps", "full"), with_tokens, _batches(), _regressor()),
+        ev.evaluate_method(MethodSpec("baseline", "full"), _perfect, _batches(), _regressor()),
     ]
     ids = [f"m{i // 2}-v{i % 2}" for i in range(N)]
     frames = demo_frame_ids(ids, ["anny"] * N)
@@ -253,29 +254,29 @@ def test_summaries_become_rows_with_intervals_counts_and_a_paired_difference_row
     ):
         errors = {f"{p}/{m}": pve + offset for p in DEFAULT_PROTOCOLS for m in METRIC_KEYS}
         extras = {"token_accuracy": np.full(N, 0.25)} if method == "vqhps" else {}
-        results.append(ev.MethodResult(ev.MethodSpec(method, regime), np.arange(N), errors, extras,
+        results.append(ev.MethodResult(MethodSpec(method, regime), np.arange(N), errors, extras,
                                        np.zeros((0, V, 3), np.float32), None))  # fmt: skip
     groups, sources = [f"s{i % 4}" for i in range(N)], ["anny"] * N
     metrics = summarize_all(results, [("vqhps_full", "baseline_full")], groups, sources, n_boot=100, seed=0)
     # when turned into table rows
-    rows = ev.measured_rows(metrics, data="synthetic demo", dataset="t", backbone="b", training_data={},
+    rows = measured_rows(metrics, data="synthetic demo", dataset="t", backbone="b", training_data={},
                             regimes=("full",))  # fmt: skip
     # then every row has its interval and counts, VQ-HPS its token accuracy, and the difference has rows
     by = {(r["method"], r["protocol"]): r for r in rows}
-    vq = by[(ev.METHOD_NAMES["vqhps"], "standard")]
+    vq = by[(METHOD_NAMES["vqhps"], "standard")]
     assert vq["pve_mm_lo"] <= vq["pve_mm"] <= vq["pve_mm_hi"] and vq["pve_mm"] == pytest.approx(pve.mean())
     assert (vq["n_frames"], vq["n_sequences"], vq["token_accuracy_pct"]) == (N, 4, pytest.approx(25.0))
-    assert by[(ev.METHOD_NAMES["baseline"], "standard")]["token_accuracy_pct"] is None
+    assert by[(METHOD_NAMES["baseline"], "standard")]["token_accuracy_pct"] is None
     diff = by[(DIFFERENCE_NAME, "vqhps")]
     assert diff["pve_mm"] == pytest.approx(-4.0) and diff["pve_mm_lo"] == pytest.approx(-4.0)
     assert len(rows) == 4 * len(DEFAULT_PROTOCOLS)
-    head = ev.headline_numbers(metrics, ("full",))
+    head = headline_numbers(metrics, ("full",))
     assert head["full/vqhps/vqhps_minus_baseline_pve_mm_hi"] == pytest.approx(-4.0)
 
 
 def test_per_frame_rows_of_the_emdb_protocol_are_on_emdb_frames_only():
     errors = {f"{p}/{m}": np.arange(4.0) for p in ("vqhps", "emdb") for m in METRIC_KEYS}
-    res = ev.MethodResult(ev.MethodSpec("oracle", ev.NO_REGIME), np.arange(4), errors, {},
+    res = ev.MethodResult(MethodSpec("oracle", NO_REGIME), np.arange(4), errors, {},
                           np.zeros((0, V, 3), np.float32), None)  # fmt: skip
     table = ev.per_sample_frame([res], ["a", "b", "c", "d"], ["3dpw", "emdb1", "3dpw", "emdb1"])
     assert table[table.protocol == "emdb"]["id"].tolist() == ["b", "d"]
@@ -326,7 +327,7 @@ def test_full_pose_protocols_score_against_the_smpl_gt_with_bent_hands():
     }
     regressors = {"h36m": np.eye(17, 25), "smpl24": smpl24}  # H36M rows: body joints 0..16, no hand
     names = ("vqhps", "standard", "emdb")
-    spec = ev.MethodSpec("vqhps", "full")
+    spec = MethodSpec("vqhps", "full")
     res = ev.evaluate_method(spec, _perfect, [batch], regressors, names, full_pose_gt=[full[0]])
     # A perfect flat-hand prediction: only the fingertip is off, by 141.4 mm, averaged over 25 vertices.
     expected_pve = 1000 * 0.1 * math.sqrt(2) / 25

@@ -1,4 +1,4 @@
-"""Tests for vqhps.eval.protocols: `vqhps`, `standard`, `emdb` on toy meshes with known answers."""
+"""Tests for vqhps.eval.protocols and .scoring: the three protocols on toy meshes with known answers."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from vqhps.eval.protocols import (
     METRIC_KEYS,
     PROTOCOLS,
     SMPL24_HIPS,
-    evaluate_protocol,
-    evaluate_protocols,
     get_protocol,
 )
+from vqhps.eval.scoring import evaluate_protocol, evaluate_protocols
 from vqhps.geometry import axis_angle_to_matrix
 
 V = 20  # toy mesh: 20 vertices; joint j of the regressor is exactly vertex j (one-hot rows)

@@ -12,9 +12,10 @@ import torch
 import yaml
 
 from vqhps.cli import UserError
-from vqhps.eval.evaluation import MethodSpec
+from vqhps.eval.methods import MethodSpec
 from vqhps.eval.protocols import PROTOCOLS
-from vqhps.eval.released_rows import METHOD_NAME, SPEC, release_paths, released_models, released_subset
+from vqhps.eval.released_models import release_paths, released_models, released_subset
+from vqhps.eval.released_rows import METHOD_NAME, SPEC
 from vqhps.eval.tables import read_table_csv
 from vqhps.stages import make_tables
 from vqhps.testing.realdata_fixtures import write_connection_files

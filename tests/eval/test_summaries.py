@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vqhps.eval.evaluation import MethodResult, MethodSpec
+from vqhps.eval.evaluation import MethodResult
+from vqhps.eval.methods import MethodSpec
 from vqhps.eval.summaries import summarize_all
 
 N = 12

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 import image_fixtures as fx  # noqa: E402
 from test_train_image_stages import COMMON, REGIMES  # noqa: E402
 
-from vqhps.eval.evaluation import METHOD_NAMES  # noqa: E402
+from vqhps.eval.measured_rows import METHOD_NAMES  # noqa: E402
 from vqhps.eval.protocols import DEFAULT_PROTOCOLS as PROTOCOLS  # noqa: E402  (the demo's)
 from vqhps.eval.tables import read_table_csv  # noqa: E402
 from vqhps.io.checkpoint import save_checkpoint  # noqa: E402

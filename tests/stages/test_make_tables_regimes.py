@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vqhps.eval.evaluation import METHOD_NAMES
+from vqhps.eval.measured_rows import METHOD_NAMES
 from vqhps.eval.protocols import PROTOCOLS
 from vqhps.eval.tables import read_table_csv
 from vqhps.stages import make_tables

@@ -23,7 +23,7 @@ import rendered_fixtures as rf  # noqa: E402
 
 from vqhps.data.image_dataset import CropConfig, ImageCropDataset  # noqa: E402
 from vqhps.eval.evaluation import oracle_predictor  # noqa: E402
-from vqhps.eval.protocols import evaluate_protocol  # noqa: E402
+from vqhps.eval.scoring import evaluate_protocol  # noqa: E402
 from vqhps.models.regression import MeshRegressor, RegressionConfig  # noqa: E402
 from vqhps.models.vqhps import VQHPS, VQHPSConfig, pose_canonical  # noqa: E402
 from vqhps.training.image_setup import rest_joints  # noqa: E402

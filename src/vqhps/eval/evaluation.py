@@ -2,7 +2,7 @@
 
 A *predictor* turns a batch of ``ImageCropDataset`` items into a posed mesh (canonical mesh rotated into the
 camera frame, centred, metres). The ground truth is the canonical GT mesh rotated by the GT global rotation,
-so every method is compared on the same posed meshes under :func:`vqhps.eval.protocols.evaluate_protocol`; the
+so every method is compared on the same posed meshes under :func:`vqhps.eval.scoring.evaluate_protocol`; the
 protocols that prescribe the full-pose SMPL GT (``standard``, ``emdb``) use that mesh, rotated the same way,
 where the image set has it (:func:`full_pose_ground_truth`).
 Methods: VQ-HPS (tokens -> frozen Mesh-VQ-VAE decoder), the regression baseline, and the oracle
@@ -23,14 +23,13 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from vqhps.eval.measured_rows import METHOD_NAMES, headline_numbers, measured_rows  # noqa: F401 (re-exported)
-from vqhps.eval.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS, evaluate_protocol, get_protocol
+from vqhps.eval.methods import MethodSpec
+from vqhps.eval.protocols import DEFAULT_PROTOCOLS, METRIC_KEYS, PROTOCOLS, get_protocol
+from vqhps.eval.scoring import evaluate_protocol
 from vqhps.io.atomic import atomic_path
 from vqhps.models.vqhps import pose_canonical
 from vqhps.training.image_tasks import rotation_error_deg
 
-METHODS: tuple[str, ...] = ("vqhps", "baseline", "oracle", "constant")
-NO_REGIME = "none"  # regime of the oracle row: it sees no training image
 EXTRA_KEYS: tuple[str, ...] = ("rotation_error_deg", "token_accuracy")  # per-frame extras (NaN if none)
 PER_SAMPLE_COLUMNS: tuple[str, ...] = (
     "id", "source", "sequence", "frame", "person", "method", "regime", "protocol", *METRIC_KEYS, *EXTRA_KEYS,
@@ -55,23 +54,6 @@ class Prediction:
 
 
 Predictor = Callable[[dict[str, Tensor]], Prediction]
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """Which method and training regime a result belongs to."""
-
-    method: str  # one of METHODS
-    regime: str  # "full", "scarce", or NO_REGIME for the oracle
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; allowed: {list(METHODS)}")
-
-    @property
-    def label(self) -> str:
-        """Key prefix in metrics.json: ``vqhps_full``, ``baseline_scarce``, ``oracle``."""
-        return self.method if self.regime == NO_REGIME else f"{self.method}_{self.regime}"
 
 
 @dataclass
@@ -184,7 +166,7 @@ def evaluate_method(
             without augmentation, in a fixed order.
         regressor: (17, V) native-H36M-order joint regressor of the topology, or
             ``{"h36m": ..., "smpl24": ...}``
-            (see :func:`vqhps.eval.protocols.evaluate_protocol`).
+            (see :func:`vqhps.eval.scoring.evaluate_protocol`).
         protocols: names of :data:`vqhps.eval.protocols.PROTOCOLS`.
         device: where the predictor runs.
         keep: keep the posed meshes (and cameras) of the first ``keep`` samples, for overlays.

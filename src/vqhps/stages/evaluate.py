@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 
 from vqhps.cli import StageContext, UserError, stage_main
+from vqhps.eval.methods import NO_REGIME, MethodSpec
 
 STAGE = "evaluate"
 
@@ -51,7 +52,7 @@ def _crop(trained, stage: str) -> tuple[int, float]:
 
 def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
     """[(MethodSpec, predictor, (crop, rescale), trained)] for VQ-HPS and the baseline in every regime."""
-    from vqhps.eval.evaluation import MethodSpec, baseline_predictor, vqhps_predictor
+    from vqhps.eval.evaluation import baseline_predictor, vqhps_predictor
     from vqhps.models.pretrained import load_baseline, load_vqhps
 
     out = []
@@ -81,15 +82,15 @@ def _constant_result(ctx: StageContext, loader, regressor, full_pose_gt):
 
     mean_mesh, rot = training_constant(str(ctx.input("{images}/images")), str(ctx.input("{images}/meshes")))
     predict = constant_predictor(mean_mesh, rot)
-    spec = ev.MethodSpec("constant", ev.NO_REGIME)
+    spec = MethodSpec("constant", NO_REGIME)
     return ev.evaluate_method(
         spec, predict, loader, regressor, ctx.section.protocols, ctx.device, full_pose_gt=full_pose_gt
     )
 
 
 def _released(ctx: StageContext, n_vertices: int, rescale: float) -> list[tuple]:
-    """The original release as one more model (``vqhps.eval.released_rows``); none without its files."""
-    from vqhps.eval.released_rows import released_models
+    """The original release as one more model (``vqhps.eval.released_models``); none without its files."""
+    from vqhps.eval.released_models import released_models
 
     return released_models(ctx.params.data_root, n_vertices, rescale, ctx.device, ctx.log)
 
@@ -97,7 +98,7 @@ def _released(ctx: StageContext, n_vertices: int, rescale: float) -> list[tuple]
 def run(ctx: StageContext) -> dict[str, float]:
     from vqhps.data.image_splits import load_image_split
     from vqhps.eval import evaluation as ev
-    from vqhps.eval.released_rows import released_subset
+    from vqhps.eval.released_models import released_subset
     from vqhps.io.shards import read_template
     from vqhps.models.pretrained import load_mesh_vqvae
 
@@ -146,7 +147,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
     results.append(
         ev.evaluate_method(
-            ev.MethodSpec("oracle", ev.NO_REGIME),
+            MethodSpec("oracle", NO_REGIME),
             ev.oracle_predictor(vqvae),
             loader,
             regressor,

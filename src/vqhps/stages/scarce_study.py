@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 
 from vqhps.cli import StageContext, UserError, stage_main
+from vqhps.eval.methods import NO_REGIME, MethodSpec
 
 STAGE = "scarce_study"
 
@@ -94,7 +95,7 @@ def run(ctx: StageContext) -> dict[str, float]:
             trained = load(path, ctx.device)
             crop, rescale = _crop(trained, stage)
             loader = _loader(test.samples, crop, rescale, ev_p.batch_size, ctx.device)
-            spec = ev.MethodSpec(method, name)
+            spec = MethodSpec(method, name)
             result = ev.evaluate_method(
                 spec, _scored(predictor(trained), distortion), loader, regressor, (protocol,), ctx.device
             )
@@ -108,7 +109,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     mean_mesh, rot = training_constant(str(images), str(meshes), p.sources)
     loader = _loader(test.samples, 64, 1.2, ev_p.batch_size, ctx.device)  # the constant reads no image
     const = ev.evaluate_method(
-        ev.MethodSpec("constant", ev.NO_REGIME),
+        MethodSpec("constant", NO_REGIME),
         _scored(constant_predictor(mean_mesh, rot), distortion),
         loader,
         regressor,

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vqhps import losses
-from vqhps.eval.protocols import evaluate_protocol
+from vqhps.eval.scoring import evaluate_protocol
 from vqhps.models.mesh_vqvae import MeshVQVAE
 from vqhps.models.regression import RegressionLossWeights, RegressionOutput, regression_losses
 from vqhps.models.vqhps import pose_canonical
