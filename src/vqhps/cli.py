@@ -232,7 +232,7 @@ def stage_main(
                 out_dir,
                 tracker,
                 max(1, args.workers),
-                resolve_device(args.device),
+                auto_device(args.device),
                 args,
             )
             metrics = run(ctx)
@@ -342,7 +342,7 @@ def default_workers() -> int:
     return int(os.environ.get("VQHPS_WORKERS", os.cpu_count() or 1))
 
 
-def resolve_device(name: str) -> str:
+def auto_device(name: str) -> str:
     """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is passed through."""
     if name != "auto":
         return name

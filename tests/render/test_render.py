@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vqhps.data.image_dataset import decode_image
 from vqhps.render.camera import Camera, intrinsics, look_at, random_orbit_camera
 from vqhps.render.rasterizer import rasterize
 from vqhps.render.synthetic import (
-    decode_image,
     encode_image,
     keypoint_visibility,
     render_many,

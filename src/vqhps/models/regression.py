@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from vqhps import losses
+from vqhps.geometry import regress_joints
 from vqhps.models.vqhps import RotCamHead, build_backbones, pose_canonical
 
 
@@ -127,7 +128,7 @@ def regression_losses(
         "joint": losses.joint_l1(output.canonical, target_canonical, joint_regressor),
         "rotation": losses.rotation_mse(output.rotmat, target_rotmat),
         "reprojection": losses.reprojection_l1(
-            losses.weak_perspective_project(losses.regress_joints(output.verts, joint_regressor), output.cam),
+            losses.weak_perspective_project(regress_joints(output.verts, joint_regressor), output.cam),
             keypoints2d,
         ),
     }
