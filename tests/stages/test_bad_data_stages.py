@@ -77,7 +77,7 @@ PARAMS = [
 
 
 def _load_mini_root_builder():
-    path = REPO / "tests" / "datasets" / "conftest.py"
+    path = REPO / "tests" / "ingest" / "conftest.py"
     spec = importlib.util.spec_from_file_location("_mini_root_fixtures", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
