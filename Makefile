@@ -32,15 +32,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PIP) --no-deps --no-build-isolation -e . $(QUIET)
 	touch $@
 
-# DVC's plots page with the Vega libraries inlined, so `dvc plots show/diff` draw offline (vqhps/dvc_html.py).
-.cache/vqhps/dvc_plots.html: $(VENV)/.installed src/vqhps/dvc_html.py
-	$(PY) -m vqhps.dvc_html
+# DVC's plots page with the Vega libraries inlined, so `dvc plots show/diff` draw offline (vqhps/infra/dvc_html.py).
+.cache/vqhps/dvc_plots.html: $(VENV)/.installed src/vqhps/infra/dvc_html.py
+	$(PY) -m vqhps.infra.dvc_html
 
 install: $(VENV)/.installed .cache/vqhps/dvc_plots.html  ## create .venv with the pinned environment
 
 demo: install  ## run the whole chain on the embedded synthetic (Anny) dataset, then list the outputs
 	snakemake demo --cores $(CORES)
-	$(PY) -m vqhps.report --experiment demo
+	$(PY) -m vqhps.infra.report --experiment demo
 
 test: install  ## the whole test suite, including a tiny end-to-end pipeline run
 	$(PY) -m pytest -q

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vqhps.datasets.crops import crop_and_encode, crop_image, encode_jpeg
+from vqhps.ingest.crops import crop_and_encode, crop_image, encode_jpeg
 
 
 def _full(path: Path, box: np.ndarray, crop: int) -> bytes:

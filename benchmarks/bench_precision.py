@@ -1,8 +1,8 @@
 """What bf16 autocast costs a trained Mesh-VQ-VAE: reconstruction error (mm) and tokens, fp32 vs bf16 on CPU.
 
 Reads a trained ``train_mesh_vqvae/model.pt`` and the mesh shards it was trained on, and encodes + decodes a
-split twice, in float32 and under bf16 autocast (``vqhps.precision``). Reports PVE / PA-PVE (mm) of each,
-the share of token ids that change and the PVE between the two reconstructions. Usage:
+split twice, in float32 and under bf16 autocast (``vqhps.training.precision``). Reports PVE / PA-PVE (mm) of
+each, the share of token ids that change and the PVE between the two reconstructions. Usage:
 ``PYTHONPATH=src python benchmarks/bench_precision.py --model results/demo/train_mesh_vqvae/model.pt
 --meshes results/demo/prepare_meshes/shards --split val``.
 """
@@ -19,8 +19,8 @@ import torch
 def measure(model_path: str, meshes: str, split: str, max_meshes: int, batch_size: int) -> dict[str, float]:
     from vqhps.io.shards import ShardSet, load_vertices
     from vqhps.models.pretrained import load_mesh_vqvae
-    from vqhps.precision import autocast
     from vqhps.training.mesh_vqvae_trainer import evaluate_reconstruction, per_vertex_error
+    from vqhps.training.precision import autocast
 
     model = load_mesh_vqvae(model_path)
     verts = load_vertices(ShardSet(meshes, "meshes"), split)[:max_meshes]

@@ -25,11 +25,11 @@ from torch.utils.data import Subset
 from vqhps.data import augment
 from vqhps.data.crop_config import Augment
 from vqhps.data.image_dataset import ImageCropDataset
-from vqhps.data.image_sets import load_image_split
+from vqhps.data.image_splits import load_image_split
+from vqhps.eval.overlay import camera_frame_vertices, perspective_px
 from vqhps.io.schemas import IMAGES
 from vqhps.io.shards import ShardSet, read_template
 from vqhps.models.regression import MeshRegressor, RegressionConfig
-from vqhps.overlay import camera_frame_vertices, perspective_px
 from vqhps.training.image_setup import mirror_permutation, regime_datasets, rest_joints
 from vqhps.training.image_tasks import BaselineTask
 from vqhps.training.image_trainer import ImageTrainSettings, train_image_model

@@ -80,7 +80,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from vqhps.checkpoint import load_checkpoint
+    from vqhps.io.checkpoint import load_checkpoint
     from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy, default_cache_dir
     from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
     from vqhps.training.mesh_vqvae_trainer import TrainSettings, keep_freed_memory, train_mesh_vqvae

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from vqhps.config import EXPERIMENTS, load_params, parse_params
-from vqhps.configtools import ConfigError
+from vqhps.infra.configtools import ConfigError
 
 
 @pytest.fixture

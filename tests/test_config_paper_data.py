@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from vqhps.config import parse_params
-from vqhps.configtools import ConfigError
+from vqhps.infra.configtools import ConfigError
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from vqhps.config import ANNY_TOPOLOGIES, parse_params
-from vqhps.configtools import ConfigError
+from vqhps.infra.configtools import ConfigError
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vqhps import dvc_html, pipeline
+from vqhps import pipeline
+from vqhps.infra import dvc_html
 
 PIPE = pipeline.Pipeline.load(Path(__file__).resolve().parents[1] / "params.yaml")
 

@@ -65,7 +65,7 @@ def test_dvc_experiment_workflow_on_the_demo(tiny_demo_run, tmp_path):
     run(["git", "config", "user.name", "vqhps test"], work)
     run(["git", "add", "-A"], work)  # the project as a clone has it committed, results/ ignored
     run(["git", "commit", "-qm", "the project"], work)
-    run([str(BIN / "python"), "-m", "vqhps.dvc_html"], work)  # what `make install` does
+    run([str(BIN / "python"), "-m", "vqhps.infra.dvc_html"], work)  # what `make install` does
     before = {
         k: v
         for k, v in json.loads((work / "results/demo/evaluate/metrics.json").read_text()).items()

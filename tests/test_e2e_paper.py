@@ -16,9 +16,9 @@ from PIL import Image
 from helpers.e2e import BIN, TINY_DEMO, make_workdir, run, update_section
 from helpers.realdata_fixtures import BEDLAM_ANIMATION_FRAMES, write_fixture_root
 from vqhps import pipeline
+from vqhps.eval.released_rows import METHOD_NAME
+from vqhps.eval.tables import read_table_csv
 from vqhps.io.shards import ShardSet, load_vertices
-from vqhps.released_rows import METHOD_NAME
-from vqhps.tables import read_table_csv
 
 pytestmark = pytest.mark.slow
 

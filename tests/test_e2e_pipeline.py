@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from helpers.e2e import BIN, make_workdir, run, tiny_params
-from vqhps.evaluation import METHOD_NAMES
+from vqhps.eval.measured_rows import METHOD_NAMES
 from vqhps.io.shards import ShardSet, load_vertices
 from vqhps.pipeline import Pipeline
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from vqhps import pipeline
-from vqhps.code_deps import DATA_FILES, import_closure, stage_code
+from vqhps.infra.code_deps import DATA_FILES, import_closure, stage_code
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
@@ -160,7 +160,7 @@ def test_stage_code_deps_cover_every_imported_module(repo):
         missing = loaded - set(stage_code(name))
         assert not missing, f"{name} imports {sorted(missing)}, which its code deps lack"
     assert "src/vqhps/models/bag_sum.py" in stage_code("train_mesh_vqvae")
-    assert "src/vqhps/seeding.py" in stage_code("train_vqhps")
+    assert "src/vqhps/infra/seeding.py" in stage_code("train_vqhps")
 
 
 PROBE = """

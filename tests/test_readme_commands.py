@@ -22,7 +22,7 @@ _SLURM = "tests/test_workflow_habits.py::test_slurm_profile_passes_the_executor_
 _POOLER_CLI = (
     "tests/models/test_meshconv_pooler.py::test_cli_builds_and_saves_the_paper_hierarchy_from_an_obj"
 )
-_RELEASED = "tests/test_released.py::test_mesh_vqvae_reproduces_the_original_tokens_and_meshes"
+_RELEASED = "tests/models/test_released.py::test_mesh_vqvae_reproduces_the_original_tokens_and_meshes"
 _TINY_RUN = "tests/conftest.py::tiny_demo_run"
 _STUDY = "tests/test_workflow_habits.py::test_snakemake_study_dry_run_plans_every_study_regime"
 _BENCH = "not run: prints throughput figures, minutes each on the 2-core machine"
@@ -32,7 +32,7 @@ RUN_BY: dict[str, str] = {
     "make demo": "not run: 20 min; its two commands are: `snakemake demo` ("
     + _TINY_RUN
     + ", tiny params) and "
-    "`python -m vqhps.report` (tests/test_readme_commands.py::test_report_lists_the_demo_outputs)",
+    "`python -m vqhps.infra.report` (tests/test_readme_commands.py::test_report_lists_the_demo_outputs)",
     "make test": "ci: .ci/run",
     "snakemake demo": _TINY_RUN + " (tiny params)",
     "snakemake paper": "tests/test_e2e_paper.py::test_snakemake_paper_builds_the_image_and_mesh_sets",
@@ -67,7 +67,7 @@ RUN_BY: dict[str, str] = {
     "dvc exp run": _EXP,
     "dvc exp show": _EXP,
     "dvc plots": _EXP,
-    "python -m vqhps.dvc_html": _EXP,
+    "python -m vqhps.infra.dvc_html": _EXP,
     "dvc config cache.type hardlink,symlink": _TINY_RUN + " (helpers.e2e.make_workdir)",
     "python -m vqhps.pipeline --write-dvc": "tests/test_pipeline.py::test_dvc_files_are_generated_from_pipeline"  # noqa: E501
     " (the files equal its output)",
@@ -84,7 +84,7 @@ RUN_BY: dict[str, str] = {
     "snakemake all --profile workflow/profiles/slurm": _SLURM + " (dry run, -n)",
     "python -m vqhps.stages.<stage>": _TINY_RUN + " (every rule runs one)",
     "python -m vqhps.stages.check_data --experiment paper": _PAPER + " (its check_data job)",
-    "python -m vqhps.report --experiment demo": "tests/test_readme_commands.py::test_report_lists_the_demo_outputs",  # noqa: E501
+    "python -m vqhps.infra.report --experiment demo": "tests/test_readme_commands.py::test_report_lists_the_demo_outputs",  # noqa: E501
     "python -m vqhps.models.mesh_vqvae --template data/body_models/smplh/neutral/model.npz --experiment paper "  # noqa: E501
     "--summary --save-connections /tmp/connections": _POOLER_CLI + " (on MeshConvolution's template.obj)",
     "python -m vqhps.models.mesh_vqvae --template <model.npz> --experiment paper --summary": _POOLER_CLI,
@@ -94,11 +94,11 @@ RUN_BY: dict[str, str] = {
     "PYTHONPATH=src python benchmarks/run_vqvae_full_topology.py --out results/full_topology": (
         "tests/benchmarks/test_run_vqvae_full_topology.py::test_full_topology_run_writes_its_metrics (few steps)"  # noqa: E501
     ),
-    "python -m vqhps.released --mesh-vqvae data/released/mesh_vqvae_54 --connections "
+    "python -m vqhps.models.released --mesh-vqvae data/released/mesh_vqvae_54 --connections "
     "data/mesh_connections/ConnectionMatrices --vqhps data/released/vqhps_hrnet --tpose data/released/tpose.npy "  # noqa: E501
     "--j-regressor data/body_models/J_regressor_h36m.npy --out results/released": _RELEASED
     + " (on the original's test checkpoint)",
-    "python -m vqhps.released": _RELEASED,
+    "python -m vqhps.models.released": _RELEASED,
     "python benchmarks/bench_data.py": _BENCH,
     "python benchmarks/bench_mesh_vqvae.py": _BENCH,
     "python benchmarks/bench_vqhps.py": _BENCH,
@@ -139,7 +139,7 @@ def test_report_lists_the_demo_outputs(tiny_demo_run):
     from helpers.e2e import BIN, run
 
     work, _ = tiny_demo_run
-    out = run([str(BIN / "python"), "-m", "vqhps.report", "--experiment", "demo"], work).stdout
+    out = run([str(BIN / "python"), "-m", "vqhps.infra.report", "--experiment", "demo"], work).stdout
     for stage in ("check_data", "train_mesh_vqvae", "tokenize_meshes", "evaluate", "make_tables"):
         assert f"results/demo/{stage}/" in out, f"the report omits {stage}:\n{out}"
 

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from vqhps.config import ExperimentParams, load_params, section_dict
-from vqhps.configtools import ConfigError, to_plain
+from vqhps.infra.configtools import ConfigError, to_plain
+from vqhps.infra.paths import stage_dir
+from vqhps.infra.speed_env import ensure_speed_env
 from vqhps.io.atomic import write_text_atomic
 from vqhps.io.errors import DataFileError
-from vqhps.paths import stage_dir
-from vqhps.speed_env import ensure_speed_env
 from vqhps.tracking import Tracker, tracked_run
 
 _log = logging.getLogger("vqhps")
@@ -120,12 +120,13 @@ class StageContext:
     def work_checkpoint(self) -> Path:
         """The resumable checkpoint ``work/last.pt`` of this job (not a DVC/Snakemake output).
 
-        ``work/`` belongs to the run that created it: it holds the run's key (:func:`vqhps.run_key.job_key`:
-        params, code, inputs). A ``work/`` with another key (other params, an edited module, a retrained
-        tokenizer, new images) is discarded with one log line, so a re-run never resumes another run's
-        weights; one with the same key (a killed run) is resumed from. A finished stage removes ``work/``.
+        ``work/`` belongs to the run that created it: it holds the run's key
+        (:func:`vqhps.infra.run_key.job_key`: params, code, inputs). A ``work/`` with another key (other
+        params, an edited module, a retrained tokenizer, new images) is discarded with one log line, so a
+        re-run never resumes another run's weights; one with the same key (a killed run) is resumed from. A
+        finished stage removes ``work/``.
         """
-        from vqhps.run_key import claim_work_dir, job_key
+        from vqhps.infra.run_key import claim_work_dir, job_key
 
         key = job_key(self.run_params(), self.stage, self.declared_inputs())
         work = self.out_dir / "work"
@@ -231,7 +232,7 @@ def stage_main(
                 out_dir,
                 tracker,
                 max(1, args.workers),
-                resolve_device(args.device),
+                auto_device(args.device),
                 args,
             )
             metrics = run(ctx)
@@ -344,7 +345,7 @@ def default_workers() -> int:
     return int(os.environ.get("VQHPS_WORKERS", os.cpu_count() or 1))
 
 
-def resolve_device(name: str) -> str:
+def auto_device(name: str) -> str:
     """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is passed through."""
     if name != "auto":
         return name

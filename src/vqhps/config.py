@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-from vqhps.configtools import ConfigError, build, to_plain
 from vqhps.data.crop_config import Augment
+from vqhps.infra.configtools import ConfigError, build, to_plain
 
 EXPERIMENTS = ("demo", "paper")
 # Names of vqhps.body.anny_body.TOPOLOGIES (not imported here: it needs torch; a test keeps them in step).
@@ -107,7 +107,7 @@ class RenderImagesParams:
         _counts(self.max_meshes, "max_meshes")
 
 
-# Image sets prepare_images knows (vqhps.datasets.image_sets.IMAGE_SETS; a test keeps the two in step).
+# Image sets prepare_images knows (vqhps.ingest.image_sets.IMAGE_SETS; a test keeps the two in step).
 IMAGE_SETS = (
     "coco", "mpii", "h36m_train", "mpi_inf_3dhp_train",  # BEDLAM/CLIFF real-image labels (reference §3.3)
     "3dpw_train", "3dpw_validation", "3dpw_test", "emdb1", "emdb2_train", "emdb2_val",
@@ -182,7 +182,7 @@ class MeshVQVAEParams:
         _in_range(self, "beta", 0.0, float("inf"))
 
 
-Precision = Literal["fp32", "bf16", "auto"]  # vqhps.precision.PRECISIONS
+Precision = Literal["fp32", "bf16", "auto"]  # vqhps.training.precision.PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -262,9 +262,9 @@ class StudyParams:
     """The scarce-data study (``snakemake study``): both image models per (fraction, seed), then its table.
 
     The params of the ``scarce_study`` stage. Every (fraction, seed) pair is one regime
-    ``study_f<per mille>_s<seed>`` (:mod:`vqhps.study`) trained by the same train_vqhps and train_baseline
-    stages as ``regimes``; the seed names the image subset and the training seed. The ``scarce_study``
-    stage tests them all on the test split.
+    ``study_f<per mille>_s<seed>`` (:mod:`vqhps.eval.study`) trained by the same train_vqhps and
+    train_baseline stages as ``regimes``; the seed names the image subset and the training seed. The
+    ``scarce_study`` stage tests them all on the test split.
     """
 
     sources: tuple[str, ...]  # image sources of the training images (demo: [anny])
@@ -429,8 +429,8 @@ TrainBaselineParams.MOVED_KEYS = _moved_keys("train_baseline", BaselineModelPara
 IMAGE_MODEL_STAGES = ("train_vqhps", "train_baseline")
 
 
-# The names of vqhps.protocols.PROTOCOLS (not imported here: it needs torch; a test checks they agree).
-EVAL_PROTOCOLS = ("vqhps", "standard", "emdb")  # vqhps.protocols.PROTOCOLS
+# The names of vqhps.eval.protocols.PROTOCOLS (not imported here: it needs torch; a test checks they agree).
+EVAL_PROTOCOLS = ("vqhps", "standard", "emdb")  # vqhps.eval.protocols.PROTOCOLS
 
 
 def _check_protocols(protocols: tuple[str, ...]) -> None:
@@ -522,8 +522,8 @@ class ExperimentParams:
                 )
 
     def study_regimes(self) -> dict[str, RegimeParams]:
-        """The regimes of the ``scarce_study`` section, name -> entry ({} without one); :mod:`vqhps.study`."""
-        from vqhps.study import expand_study
+        """The regimes of the ``scarce_study`` section, name -> entry ({} without one; vqhps.eval.study)."""
+        from vqhps.eval.study import expand_study
 
         return {} if self.scarce_study is None else expand_study(self.scarce_study)
 

@@ -1,4 +1,4 @@
-"""Pure rotation and alignment geometry on torch tensors (no I/O, no global state).
+"""Pure rotation, alignment and joint-regression geometry on torch tensors (no I/O, no global state).
 
 Conventions: rotation matrices act on column vectors, ``x' = R @ x``; point sets are
 ``(..., N, 3)`` row vectors, so a rotation is applied as ``points @ R.transpose(-1, -2)``.
@@ -6,8 +6,13 @@ Conventions: rotation matrices act on column vectors, ``x' = R @ x``; point sets
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def axis_angle_to_matrix(axis_angle: Tensor) -> Tensor:
@@ -185,3 +190,11 @@ def quaternion_to_matrix(quat: Tensor) -> Tensor:
         ],
         -2,
     )
+
+
+def regress_joints(verts: Tensor, regressor: Tensor | np.ndarray) -> Tensor:
+    """Joints from vertices with a linear regressor: verts (..., V, 3), regressor (J, V) -> (..., J, 3).
+
+    Same units as ``verts``; a numpy or tensor ``regressor`` is cast to the dtype and device of ``verts``.
+    """
+    return torch.einsum("jv,...vc->...jc", torch.as_tensor(regressor).to(verts), verts)

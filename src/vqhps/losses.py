@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vqhps.geometry import regress_joints
+
 
 def token_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     """Cross-entropy over codebook indices, mean over all B*T tokens.
@@ -62,11 +64,6 @@ def reprojection_l1(pred2d: Tensor, keypoints: Tensor) -> Tensor:
     """
     conf = torch.ones_like(keypoints[..., 0]) if keypoints.shape[-1] == 2 else keypoints[..., 2]
     return ((pred2d - keypoints[..., :2]).abs().mean(-1) * conf).mean()
-
-
-def regress_joints(verts: Tensor, regressor: Tensor) -> Tensor:
-    """Joints from vertices with a linear regressor: verts (B, V, 3), regressor (J, V) -> (B, J, 3)."""
-    return torch.einsum("jv,bvc->bjc", regressor.to(verts), verts)
 
 
 def vertex_l1(pred: Tensor, target: Tensor) -> Tensor:

@@ -5,7 +5,7 @@ generated from this table and ``params.yaml`` (``python -m vqhps.pipeline --writ
 rules in ``workflow/rules/<stage>.smk`` take their inputs from it; a test runs Snakemake's own DAG and
 fails on any difference (stages, commands, inputs, outputs, params). The regimes of the image-training
 stages come from ``params.yaml`` (``<experiment>.regimes``); the code each stage depends on is the import
-closure of its stage module (:mod:`vqhps.code_deps`).
+closure of its stage module (:mod:`vqhps.infra.code_deps`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from vqhps.code_deps import stage_code
+from vqhps.infra.code_deps import stage_code
 
 RESULTS = "results"
 EACH_REGIME = "{each_regime}"  # in a dep: expanded to one dep per regime of the experiment
@@ -178,7 +178,7 @@ _STAGES: dict[str, tuple[Stage, ...]] = {
 }
 
 # The scarce-data study (`snakemake study`): the image-training stages run once per study regime
-# (``<experiment>.scarce_study``, :mod:`vqhps.study`), then this stage (same params section)
+# (``<experiment>.scarce_study``, :mod:`vqhps.eval.study`), then this stage (same params section)
 # tests them all and writes its table and plot.
 # Apart from the experiment's own DAG: `snakemake demo`, DVC and the main tables never run the study.
 STUDY_STAGE = Stage(

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from vqhps.configtools import flatten
+from vqhps.infra.configtools import flatten
 from vqhps.io.digest import file_sha256
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"

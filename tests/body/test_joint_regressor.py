@@ -12,11 +12,10 @@ from vqhps.body.joint_regressor import (
     fit_h36m_regressor,
     fit_simplex_weights,
     h36m_regressor,
-    mirror_permutation,
-    regress_joints,
     regressor_cache_path,
 )
-from vqhps.geometry import random_rotations
+from vqhps.data.augment import vertex_mirror_permutation
+from vqhps.geometry import random_rotations, regress_joints
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +45,16 @@ def test_regressor_fits_held_out_bone_heads(fitted):
 def test_joints_are_translation_and_rotation_equivariant(body, fitted):
     reg, _ = fitted
     verts = body.vertices(body.sample_parameters(4, torch.Generator().manual_seed(5)))
-    joints = regress_joints(reg, verts)
+    joints = regress_joints(verts, reg)
     shift = torch.tensor([0.3, -1.2, 2.5])
-    torch.testing.assert_close(regress_joints(reg, verts + shift), joints + shift, atol=1e-5, rtol=0)
+    torch.testing.assert_close(regress_joints(verts + shift, reg), joints + shift, atol=1e-5, rtol=0)
     rot = random_rotations(1, torch.Generator().manual_seed(0))[0]
-    torch.testing.assert_close(regress_joints(reg, verts @ rot.T), joints @ rot.T, atol=1e-5, rtol=0)
+    torch.testing.assert_close(regress_joints(verts @ rot.T, reg), joints @ rot.T, atol=1e-5, rtol=0)
 
 
 def test_joint_layout_matches_h36m_in_the_rest_pose(body, fitted):
     reg, _ = fitted
-    j = regress_joints(reg, torch.from_numpy(body.template)).numpy()
+    j = regress_joints(torch.from_numpy(body.template), reg).numpy()
     assert j[1, 0] > 0 > j[4, 0] and j[11, 0] > 0 > j[14, 0]  # left joints (SPIN rows 1-3, 11-13) on +X
     assert j[10, 1] == j[:, 1].max()  # head top is highest
     assert j[3, 1] < j[2, 1] < j[1, 1] < j[7, 1] < j[8, 1] < j[9, 1]  # ankle < knee < hip < spine...
@@ -64,16 +63,16 @@ def test_joint_layout_matches_h36m_in_the_rest_pose(body, fitted):
 
 def test_flipping_the_mesh_flips_the_joints(body, fitted):
     reg, _ = fitted
-    perm = mirror_permutation(body.template)
+    perm = vertex_mirror_permutation(body.template, tolerance=5e-3)
     verts = body.vertices(body.sample_parameters(4, torch.Generator().manual_seed(6)))
     mirror = torch.tensor([-1.0, 1.0, 1.0])
-    flipped = regress_joints(reg, verts[:, perm] * mirror)
-    expected = regress_joints(reg, verts)[:, list(H36M_FLIP_PERM)] * mirror
+    flipped = regress_joints(verts[:, perm] * mirror, reg)
+    expected = regress_joints(verts, reg)[:, list(H36M_FLIP_PERM)] * mirror
     assert (flipped - expected).norm(dim=-1).max() < 0.02  # metres; the mesh is only nearly symmetric
 
 
 def test_mirror_permutation_is_an_involution(body):
-    perm = mirror_permutation(body.template)
+    perm = vertex_mirror_permutation(body.template, tolerance=5e-3)
     assert perm.dtype == np.int64 and perm.shape == (body.n_vertices,)
     assert np.mean(perm[perm] == np.arange(len(perm))) > 0.99
     err = np.abs(body.template[perm] * [-1, 1, 1] - body.template).max()
@@ -87,7 +86,7 @@ def test_mirror_permutation_on_an_exactly_symmetric_set():
     rng = np.random.default_rng(0)
     half = rng.normal(size=(50, 3)) + [2.0, 0.0, 0.0]
     pts = np.concatenate([half, half * [-1, 1, 1]])
-    perm = mirror_permutation(pts)
+    perm = vertex_mirror_permutation(pts)
     np.testing.assert_array_equal(perm, np.concatenate([np.arange(50, 100), np.arange(50)]))
 
 

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from vqhps.config import ImageTrainingParams, parse_params
-from vqhps.configtools import ConfigError
 from vqhps.data.augment import FLIP_PERMUTATIONS
 from vqhps.data.crop_config import PAPER_AUGMENT, SKELETONS, Augment, CropConfig
+from vqhps.infra.configtools import ConfigError
 from vqhps.training.image_setup import crop_configs
 
 

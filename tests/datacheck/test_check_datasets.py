@@ -144,7 +144,7 @@ def test_fixture_cli_prints_satisfied_options(tmp_path, capsys):
 
 def test_fixture_root_goes_through_every_real_reader(fixture_root):
     from vqhps.body.smpl import load_body_model, smpl_model_path, smplh_model_path
-    from vqhps.datasets import amass, bedlam, canonical_meshes, emdb, threedpw
+    from vqhps.ingest import amass, bedlam, canonical_meshes, emdb, threedpw
 
     root, options = fixture_root
     test = threedpw.read_split(root / "3dpw", "test")

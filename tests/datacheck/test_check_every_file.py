@@ -121,7 +121,7 @@ def test_download_folder_name_explained_and_the_command_works(tmp_path, command)
 
 
 def test_readers_name_the_lookalike_folder(tmp_path):
-    from vqhps.datasets import threedpw
+    from vqhps.ingest import threedpw
 
     (tmp_path / "3DPW").mkdir()
     with pytest.raises(FileNotFoundError, match=rf"but {tmp_path / '3DPW'} is beside it: run `mv "):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from vqhps.protocols import PROTOCOLS
+from vqhps.eval.protocols import PROTOCOLS
 from vqhps.stages import make_tables
 
 REPO = Path(__file__).resolve().parents[2]

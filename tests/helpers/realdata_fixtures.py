@@ -369,7 +369,8 @@ def write_fixture_root(out: str | os.PathLike, amass_subsets: tuple[str, ...] | 
     )
     conn = write_connection_files(out / "mesh_connections" / "ConnectionMatrices")
     # Random weights in the release format (key set built from the project's models on these connections):
-    # `python -m vqhps.released` accepts them, so evaluate's "VQ-HPS (released weights)" rows run here too.
+    # `python -m vqhps.models.released` accepts them, so evaluate's "VQ-HPS (released weights)" rows run
+    # here too.
     write_release_files(out / "released", conn, seed=0)
     return {"amass": {"subsets": list(subsets)}}
 

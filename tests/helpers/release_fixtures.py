@@ -1,8 +1,8 @@
 """Random-weight files in the original VQ-HPS release format, built from this project's own models.
 
 The fixture data root needs ``released/{mesh_vqvae_54, vqhps_hrnet, tpose.npy}`` that
-``python -m vqhps.released`` accepts, so the "VQ-HPS (released weights)" path runs end to end without the
-real release. The key names are this project's state dicts mapped back to the original's names
+``python -m vqhps.models.released`` accepts, so the "VQ-HPS (released weights)" path runs end to end without
+the real release. The key names are this project's state dicts mapped back to the original's names
 (``vqhps.models.original_keys``), the shapes those of the models built on the fixture's connection files:
 nothing is read from the real release. Weights are random: the rows they give mean nothing but the path.
 """
@@ -50,8 +50,8 @@ def vqhps_release_state(
     variances (a random HRNet-W48 then stays finite); counters are integers; the head's attention masks
     are the causal lower-triangular ones the converter checks.
     """
+    from vqhps.models.released import expected_vqhps_keys, released_vqhps_config
     from vqhps.models.vqhps import VQHPS
-    from vqhps.released import expected_vqhps_keys, released_vqhps_config
 
     config = released_vqhps_config(n_tokens, codebook_size)
     names, shapes = expected_vqhps_keys(config)

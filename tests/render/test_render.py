@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vqhps.data.image_dataset import decode_image
 from vqhps.render.camera import Camera, intrinsics, look_at, random_orbit_camera
 from vqhps.render.rasterizer import rasterize
 from vqhps.render.synthetic import (
-    decode_image,
     encode_image,
     keypoint_visibility,
     render_many,
@@ -240,14 +240,14 @@ def test_image_encoding_round_trips():
 
 
 def test_anny_garments_are_left_right_symmetric_and_all_worn(anny_body):
-    from vqhps.body.joint_regressor import mirror_permutation
+    from vqhps.data.augment import vertex_mirror_permutation
     from vqhps.render.garments import GARMENTS, HAIR, SKIN, anny_garment_labels
 
     body, reg = anny_body
     labels = anny_garment_labels(body)
     assert labels.shape == (body.n_vertices,)
     # a flipped crop shows the mirrored body in the same clothes: labels are mirror-symmetric
-    assert (labels[mirror_permutation(body.template)] == labels).mean() > 0.98
+    assert (labels[vertex_mirror_permutation(body.template, tolerance=5e-3)] == labels).mean() > 0.98
     shares = np.bincount(labels, minlength=len(GARMENTS)) / len(labels)
     assert shares.min() > 0.01, dict(zip(GARMENTS, shares.round(3), strict=True))
     # the face is on the +Z (front) side of the head, the hair behind it

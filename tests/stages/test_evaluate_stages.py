@@ -19,14 +19,14 @@ from PIL import Image
 from test_train_image_stages import BASELINE, COMMON, REGIMES, VQHPS
 
 from helpers import image_fixtures as fx
-from vqhps.checkpoint import save_checkpoint
-from vqhps.evaluation import METHOD_NAMES
+from vqhps.eval.measured_rows import METHOD_NAMES
+from vqhps.eval.protocols import DEFAULT_PROTOCOLS as PROTOCOLS  # noqa: E402  (the demo's)
+from vqhps.eval.tables import read_table_csv
+from vqhps.io.checkpoint import save_checkpoint
 from vqhps.io.schemas import IMAGES, MESHES
 from vqhps.io.shards import ShardWriter, write_template
 from vqhps.models.pretrained import mesh_vqvae_extra
-from vqhps.protocols import DEFAULT_PROTOCOLS as PROTOCOLS  # noqa: E402  (the demo's)
 from vqhps.stages import evaluate, make_tables, train_baseline, train_vqhps
-from vqhps.tables import read_table_csv
 
 SPLITS = {"train": 6, "val": 2, "test": 5}
 EVALUATE = {
@@ -247,8 +247,8 @@ def test_make_tables_without_evaluate_output_is_a_user_error(project, tmp_path):
 def test_scarce_study_scores_every_study_run_beside_the_constant(project, tmp_path):
     """scarce_study on two study regimes whose models are the module's trained ones (the stage's own work
     is testing each on the test split and summarising; train_vqhps trains study regimes as any other)."""
+    from vqhps.eval.study import study_regime_name
     from vqhps.stages import scarce_study
-    from vqhps.study import study_regime_name
 
     results = tmp_path / "results"
     shutil.copytree(project / "results", results)

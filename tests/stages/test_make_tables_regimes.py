@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from helpers.fake_metrics import PAPER_LABELS, fake_evaluate_metrics, make_tables_on
-from vqhps.evaluation import METHOD_NAMES
-from vqhps.protocols import PROTOCOLS
+from vqhps.eval.measured_rows import METHOD_NAMES
+from vqhps.eval.protocols import PROTOCOLS
+from vqhps.eval.tables import read_table_csv
 from vqhps.stages import make_tables
-from vqhps.tables import read_table_csv
 
 REPO = Path(__file__).resolve().parents[2]
 

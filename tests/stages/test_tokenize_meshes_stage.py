@@ -11,11 +11,11 @@ import torch
 import yaml
 
 from helpers import image_fixtures as fx
-from vqhps.checkpoint import save_checkpoint
+from vqhps.infra.seeding import stage_seed
+from vqhps.io.checkpoint import save_checkpoint
 from vqhps.io.schemas import MESHES, TOKENS
 from vqhps.io.shards import ShardSet, ShardWriter
 from vqhps.models.pretrained import mesh_vqvae_extra
-from vqhps.seeding import stage_seed
 from vqhps.stages import tokenize_meshes
 from vqhps.training.pve_sample import decoded_pve_mm, sample_rows
 

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from helpers import image_fixtures as fx
-from vqhps.checkpoint import save_checkpoint
+from vqhps.io.checkpoint import save_checkpoint
 from vqhps.models.pretrained import load_baseline, load_vqhps, mesh_vqvae_extra
 from vqhps.stages import train_baseline, train_vqhps
 

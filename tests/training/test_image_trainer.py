@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers import image_fixtures as fx
-from vqhps.checkpoint import load_checkpoint
+from vqhps.io.checkpoint import load_checkpoint
 from vqhps.models.regression import MeshRegressor, RegressionConfig
 from vqhps.models.vqhps import VQHPS, VQHPSConfig
 from vqhps.training.image_setup import rest_joints

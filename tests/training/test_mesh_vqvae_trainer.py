@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from helpers.meshes import icosphere
-from vqhps.checkpoint import load_checkpoint
 from vqhps.data.motion_sampler import FileFrameSampler, motion_row_id
+from vqhps.io.checkpoint import load_checkpoint
 from vqhps.models.mesh_hierarchy import HierarchySettings, MeshHierarchy, build_hierarchy
 from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
 from vqhps.models.pretrained import load_mesh_vqvae

@@ -19,10 +19,10 @@ import torch
 
 from helpers import rendered_fixtures as rf
 from vqhps.data.image_dataset import CropConfig, ImageCropDataset
-from vqhps.evaluation import oracle_predictor
+from vqhps.eval.evaluation import oracle_predictor
+from vqhps.eval.scoring import evaluate_protocol
 from vqhps.models.regression import MeshRegressor, RegressionConfig
 from vqhps.models.vqhps import VQHPS, VQHPSConfig, pose_canonical
-from vqhps.protocols import evaluate_protocol
 from vqhps.training.image_setup import rest_joints
 from vqhps.training.image_tasks import BaselineTask, VQHPSTask
 from vqhps.training.image_trainer import ImageTrainSettings, train_image_model

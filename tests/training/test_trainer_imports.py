@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from vqhps.code_deps import stage_code
+from vqhps.infra.code_deps import stage_code
 
 IMAGE_MODELS = ("vqhps.models.backbones", "vqhps.models.vqhps", "vqhps.models.regression")
 

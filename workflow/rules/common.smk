@@ -8,7 +8,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from vqhps.config import load_params
-from vqhps.configtools import ConfigError
+from vqhps.infra.configtools import ConfigError
 from vqhps.pipeline import Pipeline, final_targets, image_job_threads, image_jobs_asked, study_target
 from vqhps.tracking import PIPELINE_RUN_ENV, new_pipeline_run_id
 

@@ -220,26 +220,3 @@ def h36m_regressor(body, cache_dir: str | Path | None = None) -> np.ndarray:
     np.save(buf, reg)
     write_bytes_atomic(path, buf.getvalue())  # several workers may fit at once: last rename wins
     return reg
-
-
-def regress_joints(regressor: np.ndarray | torch.Tensor, verts: torch.Tensor) -> torch.Tensor:
-    """Joints (..., 17, 3) from vertices (..., V, 3) with a (17, V) regressor (same units as verts)."""
-    reg = torch.as_tensor(regressor, dtype=verts.dtype, device=verts.device)
-    return torch.einsum("jv,...vd->...jd", reg, verts)
-
-
-def mirror_permutation(template: np.ndarray) -> np.ndarray:
-    """(V,) int64 index of each vertex's mirror image under x -> -x (nearest mirrored vertex).
-
-    Flipping a mesh left/right is then ``verts[..., perm, :] * [-1, 1, 1]``.
-
-    Args:
-        template: (V, 3) rest vertices of a (nearly) left/right symmetric mesh, +X lateral.
-    """
-    pts = torch.as_tensor(np.asarray(template, np.float64))
-    mirrored = pts * torch.tensor([-1.0, 1.0, 1.0], dtype=pts.dtype)
-    perm = torch.empty(len(pts), dtype=torch.int64)
-    for start in range(0, len(pts), 2048):  # chunks keep the distance matrix small
-        d = torch.cdist(mirrored[start : start + 2048], pts)
-        perm[start : start + 2048] = d.argmin(dim=1)
-    return perm.numpy()

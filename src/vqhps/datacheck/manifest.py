@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vqhps.datasets.layout import absent_folder_hint
+from vqhps.ingest.layout import absent_folder_hint
 from vqhps.io.digest import file_sha256 as file_digest
 from vqhps.io.errors import DataFileError
 

@@ -288,7 +288,7 @@ def released_weights() -> Manifest:
         optional=True,
         how="copy the three files here under these names; with j_regressor_h36m and mesh_connections also "
         "present, evaluate adds 'VQ-HPS (released weights)' rows (converted on the fly; standalone: "
-        "`python -m vqhps.released`, README)",
+        "`python -m vqhps.models.released`, README)",
         breaks="only the 'VQ-HPS (released weights)' rows of the paper's tables",
         items=(
             Item("mesh_vqvae_54", "released Mesh-VQ-VAE", validate=torch_checkpoint),

@@ -68,7 +68,7 @@ def body_model(min_betas: int = 10) -> Validator:
 
 def regressor(path: Path) -> str | None:
     """J_regressor_h36m.npy read as the stages read it ((17, 6890), no pickles)."""
-    from vqhps.datasets.mesh_sets import read_regressor
+    from vqhps.ingest.mesh_sets import read_regressor
 
     read_regressor(path)
     return None
@@ -76,7 +76,7 @@ def regressor(path: Path) -> str | None:
 
 def motion_file(path: Path) -> str | None:
     """An AMASS / BEDLAM-animation motion npz read as ``prepare_meshes`` reads it."""
-    from vqhps.datasets.amass import load_motion
+    from vqhps.ingest.amass import load_motion
 
     load_motion(path)
     return None
@@ -96,7 +96,7 @@ def threedpw_sequence(path: Path) -> str | None:
     ``<root>/sequenceFiles/<split>/<seq>.pkl`` needs ``<root>/imageFiles/<sequence>/image_%05d.jpg`` for
     every frame (the sequence name stored in the pickle, as the reader builds the image names).
     """
-    from vqhps.datasets.threedpw import load_sequence, validate_sequence
+    from vqhps.ingest.threedpw import load_sequence, validate_sequence
 
     data = load_sequence(path)
     n = validate_sequence(path, data)
@@ -106,7 +106,7 @@ def threedpw_sequence(path: Path) -> str | None:
 
 def emdb_sequence(path: Path) -> str | None:
     """An EMDB sequence pickle read as the stages read it, and the images of the frames they use."""
-    from vqhps.datasets.emdb import load_sequence
+    from vqhps.ingest.emdb import load_sequence
 
     data = load_sequence(path)
     keep = np.asarray(data["good_frames_mask"], dtype=bool).copy()
@@ -117,7 +117,7 @@ def emdb_sequence(path: Path) -> str | None:
 
 def label_file_images(path: Path) -> str | None:
     """A BEDLAM/CLIFF label npz read as the stages read it, and every ``imgname`` present beside it."""
-    from vqhps.datasets.bedlam import read_label_file
+    from vqhps.ingest.bedlam import read_label_file
 
     records = read_label_file(path)
     if len(records.imgname) == 0:

@@ -44,7 +44,7 @@ def points_line(hierarchy: MeshHierarchy) -> str:
 def experiment_settings(params_path: Path, experiment: str) -> tuple[HierarchySettings, dict]:
     """The hierarchy settings and model config (plain dict) of an experiment's ``train_mesh_vqvae``."""
     from vqhps.config import load_params
-    from vqhps.configtools import to_plain
+    from vqhps.infra.configtools import to_plain
 
     section = load_params(params_path).experiment(experiment).section("train_mesh_vqvae")
     h = section.hierarchy

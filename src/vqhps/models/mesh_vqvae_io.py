@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from vqhps.checkpoint import load_checkpoint
+from vqhps.io.checkpoint import load_checkpoint
 from vqhps.models.mesh_hierarchy import MeshHierarchy
 from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqhps.checkpoint import load_checkpoint
+from vqhps.io.checkpoint import load_checkpoint
 from vqhps.io.shards import MeshTopology
 from vqhps.models.mesh_vqvae import MeshVQVAE
 from vqhps.models.mesh_vqvae_io import (

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from vqhps import losses
+from vqhps.geometry import regress_joints
 from vqhps.models.vqhps import RotCamHead, build_backbones, pose_canonical
 
 
@@ -137,7 +138,7 @@ def regression_losses(
             output.rotmat if output.rot_fit is None else output.rot_fit, target_rotmat
         ),
         "reprojection": losses.reprojection_l1(
-            losses.weak_perspective_project(losses.regress_joints(output.verts, joint_regressor), output.cam),
+            losses.weak_perspective_project(regress_joints(output.verts, joint_regressor), output.cam),
             keypoints2d,
         ),
     }

@@ -232,7 +232,8 @@ def _regressor_cache(regressor: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarra
 
 
 def encode_image(image: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> bytes:
-    """Encode an (H, W, 3) uint8 image as ``"jpeg"`` or ``"png"`` bytes."""
+    """Encode an (H, W, 3) uint8 image as ``"jpeg"`` or ``"png"`` bytes (read back by
+    :func:`vqhps.data.image_dataset.decode_image`)."""
     from PIL import Image
 
     fmt = fmt.lower()
@@ -244,13 +245,6 @@ def encode_image(image: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> byt
     else:
         Image.fromarray(image).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
-
-
-def decode_image(data: bytes) -> np.ndarray:
-    """Inverse of :func:`encode_image`: (H, W, 3) uint8."""
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 # --- process pool -------------------------------------------------------------------------------

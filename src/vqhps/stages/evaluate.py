@@ -3,8 +3,8 @@
 Reads the test images and canonical GT meshes of ``render_images``, VQ-HPS and the regression baseline of
 both regimes (``train_vqhps/<regime>/model.pt``, ``train_baseline/<regime>/model.pt``) and the Mesh-VQ-VAE
 (``train_mesh_vqvae/model.pt``, for the oracle: encode -> decode of the GT canonical mesh), and the constant
-predictor (the train meshes' mean under its best fixed rotation, :mod:`vqhps.constant_predictor`). Crops are
-the models' validation crops (no augmentation). Ground truth = canonical GT mesh rotated by the GT global
+predictor (the train meshes' mean under its best fixed rotation, :mod:`vqhps.eval.constant_predictor`). Crops
+are the models' validation crops (no augmentation). Ground truth = canonical GT mesh rotated by the GT global
 rotation; the protocols that prescribe the SMPL model with the full pose (``standard``, ``emdb``) score
 against the image set's full-pose SMPL GT (``meshes/smpl_full_pose``, written by ``prepare_images``) rotated
 the same way; the demo's Anny image set has no SMPL GT, so there every protocol uses its meshes. Every test
@@ -12,9 +12,9 @@ row is evaluated exactly once (no shuffle, no drop_last: checked). Outputs in ``
 ``per_sample.parquet`` (one row per test frame, method, regime, protocol: sequence, frame, person, every
 metric), ``test_set.csv`` (the evaluated (sequence, frame, person) ids; its sha256 and counts
 are in metrics.json), ``plots/`` (error histograms per protocol, token accuracy vs PVE, training curves,
-overlay sheet; also MLflow artifacts) and ``metrics.json`` (:mod:`vqhps.summaries`: means in mm with their
-seeded 95 % bootstrap intervals over test sequences, frame and sequence counts, the paired VQ-HPS - baseline
-differences; ``n_test``, ``n_frames``, ``n_sequences``; the sha256 of test_set.csv is logged and DVC
+overlay sheet; also MLflow artifacts) and ``metrics.json`` (:mod:`vqhps.eval.summaries`: means in mm with
+their seeded 95 % bootstrap intervals over test sequences, frame and sequence counts, the paired VQ-HPS -
+baseline differences; ``n_test``, ``n_frames``, ``n_sequences``; the sha256 of test_set.csv is logged and DVC
 records its md5).
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 
 from vqhps.cli import StageContext, UserError, stage_main
+from vqhps.eval.methods import NO_REGIME, MethodSpec
 
 STAGE = "evaluate"
 
@@ -51,7 +52,7 @@ def _crop(trained) -> tuple[int, float]:
 
 def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
     """[(MethodSpec, predictor, (crop, rescale), trained)] for VQ-HPS and the baseline in every regime."""
-    from vqhps.evaluation import MethodSpec, baseline_predictor, vqhps_predictor
+    from vqhps.eval.evaluation import baseline_predictor, vqhps_predictor
     from vqhps.models.pretrained import load_baseline, load_vqhps
 
     out = []
@@ -75,31 +76,31 @@ def _load_models(ctx: StageContext, n_vertices: int) -> list[tuple]:
 
 
 def _constant_result(ctx: StageContext, loader, regressor, full_pose_gt):
-    """The constant predictor (vqhps.constant_predictor), fitted on every train image of the image set."""
-    from vqhps import evaluation as ev
-    from vqhps.constant_predictor import constant_predictor, training_constant
+    """The constant predictor (vqhps.eval.constant_predictor), fitted on every train image of the set."""
+    from vqhps.eval import evaluation as ev
+    from vqhps.eval.constant_predictor import constant_predictor, training_constant
 
     mean_mesh, rot = training_constant(str(ctx.input("{images}/images")), str(ctx.input("{images}/meshes")))
     predict = constant_predictor(mean_mesh, rot)
-    spec = ev.MethodSpec("constant", ev.NO_REGIME)
+    spec = MethodSpec("constant", NO_REGIME)
     return ev.evaluate_method(
         spec, predict, loader, regressor, ctx.section.protocols, ctx.device, full_pose_gt=full_pose_gt
     )
 
 
 def _released(ctx: StageContext, n_vertices: int, rescale: float) -> list[tuple]:
-    """The original release as one more model (``vqhps.released_rows``); none without its files."""
-    from vqhps.released_rows import released_models
+    """The original release as one more model (``vqhps.eval.released_models``); none without its files."""
+    from vqhps.eval.released_models import released_models
 
     return released_models(ctx.params.data_root, n_vertices, rescale, ctx.device, ctx.log)
 
 
 def run(ctx: StageContext) -> dict[str, float]:
-    from vqhps import evaluation as ev
-    from vqhps.data.image_sets import load_image_split
+    from vqhps.data.image_splits import load_image_split
+    from vqhps.eval import evaluation as ev
+    from vqhps.eval.released_models import released_subset
     from vqhps.io.shards import read_template
     from vqhps.models.pretrained import load_mesh_vqvae
-    from vqhps.released_rows import released_subset
 
     p = ctx.section
     images, meshes = ctx.input("{images}/images"), ctx.input("{images}/meshes")
@@ -146,7 +147,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     loader = _loader(test.samples, crop, rescale, p.batch_size, ctx.device)
     results.append(
         ev.evaluate_method(
-            ev.MethodSpec("oracle", ev.NO_REGIME),
+            MethodSpec("oracle", NO_REGIME),
             ev.oracle_predictor(vqvae),
             loader,
             regressor,
@@ -171,9 +172,9 @@ def _full_pose_gt(ctx: StageContext, test, meshes):
     Raises:
         UserError: the paper image set (``prepare_images``) lacks that GT (written before it existed).
     """
-    from vqhps.data.image_sets import FULL_POSE_GT_DIR
+    from vqhps.data.image_splits import FULL_POSE_GT_DIR
+    from vqhps.eval.protocols import PROTOCOLS
     from vqhps.pipeline import IMAGE_SET_STAGE
-    from vqhps.protocols import PROTOCOLS
 
     full = test.full_pose_gt()
     wants = [name for name in ctx.section.protocols if PROTOCOLS[name].gt_full_pose]
@@ -195,11 +196,11 @@ def _regressors(ctx: StageContext, h36m) -> dict:
     The ``emdb`` protocol regresses SMPL's 24 joints with the neutral SMPL model's ``J_regressor`` from
     ``data_root`` (EMDB's evaluation uses the joints of the GT-gender layer: a sub-millimetre departure).
     """
-    from vqhps.protocols import PROTOCOLS
+    from vqhps.eval.protocols import PROTOCOLS
 
     out = {"h36m": h36m}
     if any(PROTOCOLS[name].regressor == "smpl24" for name in ctx.section.protocols):
-        from vqhps.datasets.mesh_sets import load_models
+        from vqhps.ingest.mesh_sets import load_models
 
         try:
             smpl = load_models(ctx.params.data_root, "smpl", {"neutral"})["neutral"]
@@ -213,10 +214,10 @@ def _regressors(ctx: StageContext, h36m) -> dict:
 
 def _write_results(ctx: StageContext, results, test, images) -> dict[str, float]:
     """per_sample.parquet, test_set.csv and the summaries with intervals and counts (metrics.json entries)."""
-    from vqhps import evaluation as ev
-    from vqhps.seeding import stage_seed
-    from vqhps.summaries import summarize_all
-    from vqhps.test_sets import evaluated_frame_ids, write_test_set
+    from vqhps.eval import evaluation as ev
+    from vqhps.eval.summaries import summarize_all
+    from vqhps.eval.test_sets import evaluated_frame_ids, write_test_set
+    from vqhps.infra.seeding import stage_seed
 
     ids, sources = [s["id"] for s in test.samples], [s["source"] for s in test.samples]
     try:
@@ -256,8 +257,8 @@ def _plots(ctx: StageContext, results, test, vq_full, regressor, rescale: float)
     """Histograms, training curves and the overlay sheet in ``plots/``; each also an MLflow artifact."""
     import numpy as np
 
-    from vqhps import evaluation as ev
-    from vqhps import plots
+    from vqhps.eval import evaluation as ev
+    from vqhps.eval import plots
 
     p, out = ctx.section, ctx.out_dir / "plots"
     written = [
@@ -313,9 +314,9 @@ def _plots(ctx: StageContext, results, test, vq_full, regressor, rescale: float)
 
 
 def _overlay_panels(ctx: StageContext, test, result, regressor, rescale: float) -> list:
+    from vqhps.eval.overlay import overlay_panel
     from vqhps.io.schemas import IMAGES
     from vqhps.io.shards import ShardSet
-    from vqhps.overlay import overlay_panel
 
     table = ShardSet(ctx.input("{images}/images"), IMAGES).read("test", ["id", "cam_K", "cam_R", "cam_t"])
     row = {i: n for n, i in enumerate(table.column("id").to_pylist())}

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vqhps.cli import StageContext, UserError
-from vqhps.seeding import stage_seed
+from vqhps.infra.seeding import stage_seed
 
 if TYPE_CHECKING:
     import torch
@@ -134,7 +134,7 @@ def _train(ctx: StageContext, model, task, data, settings, config) -> tuple[Any,
 
 def _write_outputs(ctx: StageContext, spec: ImageModel, model, config, result, steps: int, where) -> None:
     """``curves.csv`` and the self-describing ``model.pt`` (rank 0); ``where``: (regime, rest, topology)."""
-    from vqhps.checkpoint import save_checkpoint
+    from vqhps.io.checkpoint import save_checkpoint
     from vqhps.training.curves import write_curves_csv
     from vqhps.training.image_trainer import is_main_process
 

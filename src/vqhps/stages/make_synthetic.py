@@ -17,9 +17,9 @@ import torch
 from tqdm import tqdm
 
 from vqhps.cli import StageContext, stage_main
+from vqhps.infra.seeding import stage_seed
 from vqhps.io.atomic import atomic_path
 from vqhps.io.shards import MeshTopology, write_template
-from vqhps.seeding import stage_seed
 
 
 def run(ctx: StageContext) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """Stage make_tables: main and scarce-data tables (Markdown, CSV, LaTeX), measured rows beside the paper's.
 
-Reads ``evaluate/metrics.json`` and the packaged paper numbers (``vqhps/data/paper_numbers.csv``). Every
+Reads ``evaluate/metrics.json`` and the packaged paper numbers (``vqhps/eval/paper_numbers.csv``). Every
 measured row (VQ-HPS, regression baseline, oracle; per regime and protocol) is labelled with its data
 (``make_tables.data``: "synthetic demo" or "paper datasets"), test set, protocol and regime. A regime's
 rows go to the table its ``table`` param names (the EMDB scarce-data run ``scarce_emdb`` sits in the
@@ -22,7 +22,7 @@ import sys
 from vqhps.cli import StageContext, UserError, stage_main
 
 STAGE = "make_tables"
-TABLE_DATASET = {"emdb1": "emdb"}  # image source -> test-set key of vqhps/data/paper_numbers.csv
+TABLE_DATASET = {"emdb1": "emdb"}  # image source -> test-set key of vqhps/eval/paper_numbers.csv
 
 
 def reported_regimes(regimes: dict, names: tuple[str, ...], source: str | None) -> list[str]:
@@ -42,16 +42,16 @@ def shown_protocols(protocols: tuple[str, ...], source: str | None) -> list[str]
 
     With one test set (``source`` None) every protocol is kept; one without numbers gives no row.
     """
-    from vqhps.protocols import PROTOCOLS
+    from vqhps.eval.protocols import PROTOCOLS
 
     return [p for p in protocols if source is None or not PROTOCOLS[p].test_sources
             or source in PROTOCOLS[p].test_sources]  # fmt: skip
 
 
 def run(ctx: StageContext) -> dict[str, float]:
-    from vqhps.measured_rows import headline_numbers, measured_rows
-    from vqhps.released_rows import released_table_rows
-    from vqhps.tables import build_tables
+    from vqhps.eval.measured_rows import headline_numbers, measured_rows
+    from vqhps.eval.released_rows import released_table_rows
+    from vqhps.eval.tables import build_tables
 
     p, regimes = ctx.section, ctx.params.regimes
     source = ctx.input("evaluate/metrics.json")

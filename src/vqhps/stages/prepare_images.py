@@ -9,8 +9,8 @@ in crop pixels, camera-frame root rotation, cameras where known) and ``meshes/``
 gendered SMPL-H mesh of each image row; mesh id = the image row's ``mesh_id``), and inside it
 ``meshes/smpl_full_pose/`` (a mesh shard set, test rows only: the same rows' GT from the gendered SMPL model
 with the full 23-joint pose, which ``evaluate`` scores the ``standard`` and ``emdb`` protocols against).
-``images/test_frames.csv`` gives the (sequence, frame, person) of every test row (:mod:`vqhps.test_sets`).
-The topology is the one ``prepare_meshes`` recorded.
+``images/test_frames.csv`` gives the (sequence, frame, person) of every test row
+(:mod:`vqhps.eval.test_sets`). The topology is the one ``prepare_meshes`` recorded.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vqhps.cli import StageContext, UserError, stage_main
+from vqhps.eval.test_sets import TEST_FRAMES_FILE, write_frames_file
+from vqhps.infra.seeding import stage_seed
 from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import IMAGES, MESHES, SPLITS
 from vqhps.io.shards import ShardWriter, read_template, write_template
-from vqhps.seeding import stage_seed
-from vqhps.test_sets import TEST_FRAMES_FILE, write_frames_file
 
-N_JOINTS = 17  # rows of J_regressor_h36m (vqhps.protocols.H36M_JOINT_NAMES)
+N_JOINTS = 17  # rows of J_regressor_h36m (vqhps.eval.protocols.H36M_JOINT_NAMES)
 
 
 @contextmanager
@@ -43,8 +43,8 @@ def _encoder(workers: int):
 
 
 def run(ctx: StageContext) -> dict[str, float]:
-    from vqhps.data.image_sets import FULL_POSE_GT_DIR
-    from vqhps.datasets import image_sets, mesh_sets
+    from vqhps.data.image_splits import FULL_POSE_GT_DIR
+    from vqhps.ingest import image_sets, mesh_sets
 
     p, root = ctx.section, Path(ctx.params.data_root)
     template_dir = ctx.input("prepare_meshes/shards")

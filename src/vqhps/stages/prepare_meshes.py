@@ -20,10 +20,10 @@ from tqdm import tqdm
 
 from vqhps.cli import StageContext, UserError, stage_main
 from vqhps.data.splits import assign_splits
+from vqhps.infra.seeding import stage_seed
 from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import MESHES, SPLITS
 from vqhps.io.shards import MeshTopology, ShardWriter, read_template, write_template
-from vqhps.seeding import stage_seed
 
 TOPOLOGY_ID = "smplh"  # SMPL-H body meshes (6,890 vertices, SMPL's topology)
 
@@ -35,7 +35,7 @@ def run(ctx: StageContext) -> dict[str, float]:
 
 
 def _from_motions(ctx: StageContext) -> dict[str, float]:
-    from vqhps.datasets import mesh_sets
+    from vqhps.ingest import mesh_sets
 
     p, root = ctx.section, Path(ctx.params.data_root)
     seed = stage_seed(ctx.params.seed, "prepare_meshes", p.source)

@@ -15,10 +15,10 @@ import sys
 import numpy as np
 
 from vqhps.cli import StageContext, UserError, stage_main
+from vqhps.infra.seeding import stage_seed
 from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import IMAGES, MESHES, SPLITS
 from vqhps.io.shards import ShardSet, ShardWriter, fixed_list_tensor, read_template, write_template
-from vqhps.seeding import stage_seed
 
 
 def run(ctx: StageContext) -> dict[str, float]:

@@ -2,12 +2,12 @@
 
 Reads the test images and canonical GT meshes of the image-set stage and the VQ-HPS and baseline model of
 every study regime (``train_vqhps/study_f<per mille>_s<seed>/model.pt``, ...; params
-``<experiment>.scarce_study``, regimes from :mod:`vqhps.study`). Tests each on the test split (the
+``<experiment>.scarce_study``, regimes from :mod:`vqhps.eval.study`). Tests each on the test split (the
 evaluate stage's crops and first protocol) and scores the realism of its predicted meshes (edge-length
-distortion, :mod:`vqhps.realism`), beside the constant predictor (:mod:`vqhps.constant_predictor`) and
-the ground-truth meshes' own distortion. Outputs in ``scarce_study/``: ``runs.csv`` (one row per model and
+distortion, :mod:`vqhps.eval.realism`), beside the constant predictor (:mod:`vqhps.eval.constant_predictor`)
+and the ground-truth meshes' own distortion. Outputs in ``scarce_study/``: ``runs.csv`` (one row per model and
 regime: method, fraction, seed, train images, means), ``tables/study_table.{csv,md}`` (per method and
-data size: mean over seeds and the 95 % interval, :mod:`vqhps.study_stats`), ``plots/study.png`` and
+data size: mean over seeds and the 95 % interval, :mod:`vqhps.eval.study_stats`), ``plots/study.png`` and
 ``metrics.json`` (``<method>/f<per mille>/<metric>`` means, the intervals' ends, ``gt_edge_distortion``).
 """
 
@@ -16,15 +16,16 @@ from __future__ import annotations
 import sys
 
 from vqhps.cli import StageContext, UserError, stage_main
+from vqhps.eval.methods import NO_REGIME, MethodSpec
 
 STAGE = "scarce_study"
 
 
 def _n_train(images, sources, fraction: float, seed: int) -> int:
-    """Train images a regime uses (the subset :func:`vqhps.data.image_sets.load_image_split` keeps)."""
+    """Train images a regime uses (the subset :func:`vqhps.data.image_splits.load_image_split` keeps)."""
     import numpy as np
 
-    from vqhps.data.image_sets import subset_indices
+    from vqhps.data.image_splits import subset_indices
     from vqhps.io.schemas import IMAGES
     from vqhps.io.shards import ShardSet
 
@@ -56,16 +57,16 @@ def run(ctx: StageContext) -> dict[str, float]:
     import numpy as np
     import pandas as pd
 
-    from vqhps import evaluation as ev
-    from vqhps import study_stats
-    from vqhps.constant_predictor import constant_predictor, training_constant
-    from vqhps.data.image_sets import load_image_split
+    from vqhps.data.image_splits import load_image_split
+    from vqhps.eval import evaluation as ev
+    from vqhps.eval import study_stats
+    from vqhps.eval.constant_predictor import constant_predictor, training_constant
+    from vqhps.eval.realism import EdgeDistortion
+    from vqhps.eval.study import parse_study_name
+    from vqhps.infra.seeding import stage_seed
     from vqhps.io.shards import read_template
     from vqhps.models.pretrained import load_baseline, load_vqhps
-    from vqhps.realism import EdgeDistortion
-    from vqhps.seeding import stage_seed
     from vqhps.stages.evaluate import _crop, _loader
-    from vqhps.study import parse_study_name
 
     p, ev_p = ctx.section, ctx.params.section("evaluate")
     protocol = ev_p.protocols[0]
@@ -94,7 +95,7 @@ def run(ctx: StageContext) -> dict[str, float]:
             trained = load(path, ctx.device)
             crop, rescale = _crop(trained)
             loader = _loader(test.samples, crop, rescale, ev_p.batch_size, ctx.device)
-            spec = ev.MethodSpec(method, name)
+            spec = MethodSpec(method, name)
             result = ev.evaluate_method(
                 spec, _scored(predictor(trained), distortion), loader, regressor, (protocol,), ctx.device
             )
@@ -108,7 +109,7 @@ def run(ctx: StageContext) -> dict[str, float]:
     mean_mesh, rot = training_constant(str(images), str(meshes), p.sources)
     loader = _loader(test.samples, 64, 1.2, ev_p.batch_size, ctx.device)  # the constant reads no image
     const = ev.evaluate_method(
-        ev.MethodSpec("constant", ev.NO_REGIME),
+        MethodSpec("constant", NO_REGIME),
         _scored(constant_predictor(mean_mesh, rot), distortion),
         loader,
         regressor,

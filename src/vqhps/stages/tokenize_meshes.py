@@ -14,10 +14,10 @@ import sys
 import numpy as np
 
 from vqhps.cli import StageContext, stage_main
+from vqhps.infra.seeding import stage_seed
 from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import MESHES, SPLITS, TOKENS
 from vqhps.io.shards import ShardSet, ShardWriter, fixed_list_tensor
-from vqhps.seeding import stage_seed
 
 
 def run(ctx: StageContext) -> dict[str, float]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from vqhps.cli import StageContext, stage_main
-from vqhps.configtools import to_plain
+from vqhps.infra.configtools import to_plain
 from vqhps.stages.image_training import backbone_fields, run_image_stage
 
 STAGE = "train_baseline"

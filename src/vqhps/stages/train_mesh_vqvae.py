@@ -14,19 +14,19 @@ import shutil
 import sys
 
 from vqhps.cli import StageContext, UserError, stage_main
-from vqhps.configtools import to_plain
+from vqhps.infra.configtools import to_plain
+from vqhps.infra.seeding import stage_seed
 from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import MESHES
 from vqhps.io.shards import ShardSet, load_vertices, read_template
-from vqhps.seeding import stage_seed
 from vqhps.training.curves import write_curves_csv
 
 
 def run(ctx: StageContext) -> dict[str, float]:
     import torch
 
-    from vqhps.checkpoint import load_checkpoint
     from vqhps.data.motion_sampler import FileFrameSampler
+    from vqhps.io.checkpoint import load_checkpoint
     from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy, default_cache_dir
     from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
     from vqhps.training.mesh_vqvae_trainer import TrainSettings, evaluate_reconstruction, train_mesh_vqvae

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vqhps.cli import StageContext, UserError, stage_main
-from vqhps.configtools import to_plain
+from vqhps.infra.configtools import to_plain
 from vqhps.stages.image_training import backbone_fields, run_image_stage
 
 STAGE = "train_vqhps"

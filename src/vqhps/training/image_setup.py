@@ -12,7 +12,7 @@ from torch.utils.data import Subset
 from vqhps.data.augment import vertex_mirror_permutation
 from vqhps.data.crop_config import Augment, CropConfig
 from vqhps.data.image_dataset import ImageCropDataset
-from vqhps.data.image_sets import load_image_split
+from vqhps.data.image_splits import load_image_split
 from vqhps.data.mixture import SourceMixture
 from vqhps.io.shards import MeshTopology
 from vqhps.training.image_trainer import ImageTrainSettings
@@ -133,7 +133,7 @@ def regime_data(
         regime: its ``RegimeParams`` (sources, fraction, val_sources); ``name`` its key.
         seed: the experiment's master seed.
     """
-    from vqhps.seeding import stage_seed
+    from vqhps.infra.seeding import stage_seed
 
     return regime_datasets(
         image_set[0],

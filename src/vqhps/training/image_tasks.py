@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vqhps import losses
+from vqhps.eval.scoring import evaluate_protocol
+from vqhps.geometry import regress_joints
 from vqhps.models.mesh_vqvae import MeshVQVAE
 from vqhps.models.regression import RegressionLossWeights, RegressionOutput, regression_losses
 from vqhps.models.vqhps import pose_canonical
-from vqhps.protocols import evaluate_protocol
 
 EVAL_PROTOCOL = "vqhps"
 
@@ -88,7 +89,7 @@ class VQHPSTask:
         out = model(batch["image"])
         gt_tokens, canonical = self._tokens_and_decode(batch["canonical_verts"], out.indices)
         logits, rotmat, cam = out.logits.float(), out.rotmat.float(), out.cam.float()
-        joints = losses.regress_joints(pose_canonical(canonical, rotmat), self.regressor)
+        joints = regress_joints(pose_canonical(canonical, rotmat), self.regressor)
         terms = {
             "tokens_ce": losses.token_cross_entropy(logits, gt_tokens),
             "rotation": losses.rotation_mse(out.rot_fit.float(), batch["global_rot"].float()),

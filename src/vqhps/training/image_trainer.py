@@ -27,10 +27,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
-from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from vqhps.precision import autocast as precision_autocast
-from vqhps.seeding import seed_everything
+from vqhps.infra.seeding import seed_everything
+from vqhps.io.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from vqhps.training.best_weights import BestWeights
+from vqhps.training.precision import autocast as precision_autocast
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -142,7 +142,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
-    """:func:`vqhps.precision.autocast`: fp32, bf16, or auto (bf16 on CUDA only)."""
+    """:func:`vqhps.training.precision.autocast`: fp32, bf16, or auto (bf16 on CUDA only)."""
     return precision_autocast(device, precision)
 
 

@@ -14,13 +14,13 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from vqhps.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from vqhps.data.motion_sampler import FileFrameSampler
+from vqhps.infra.seeding import seed_everything
+from vqhps.io.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from vqhps.metrics import codebook_perplexity, codebook_usage, pa_pve_mm
 from vqhps.models.mesh_vqvae import MeshVQVAE
 from vqhps.models.mesh_vqvae_io import mesh_vqvae_extra
-from vqhps.precision import autocast
-from vqhps.seeding import seed_everything
+from vqhps.training.precision import autocast
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -109,7 +109,7 @@ def tokenize(
         batch_size: meshes per forward pass.
         device: where to compute.
         errors: decode the tokens to measure each mesh's error (False: encode only, pve_mm is NaN).
-        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`vqhps.precision.autocast`).
+        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`vqhps.training.precision.autocast`).
 
     Returns:
         indices (N, T) int16 and pve_mm (N,) float32 (mean per-vertex error of the decoded tokens, mm).
@@ -150,7 +150,7 @@ def evaluate_reconstruction(
 
     Args:
         vertices: (N, V, 3) float32 centred meshes, metres.
-        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`vqhps.precision.autocast`).
+        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`vqhps.training.precision.autocast`).
 
     Returns:
         pve_mm and pa_pve_mm (means over meshes), perplexity of the token histogram, and codes_in_use

@@ -45,7 +45,7 @@ class ParallelTokenizer:
         batch_size: meshes per forward pass inside a worker.
         device: "cpu" or "cuda"; the pool is used on the CPU only.
         errors: also decode each mesh's tokens for its reconstruction error (False: pve_mm is NaN).
-        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`vqhps.precision.autocast`).
+        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`vqhps.training.precision.autocast`).
     """
 
     def __init__(

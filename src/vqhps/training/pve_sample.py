@@ -12,8 +12,8 @@ import torch
 from torch import Tensor
 
 from vqhps.models.mesh_vqvae import MeshVQVAE
-from vqhps.precision import autocast
 from vqhps.training.mesh_vqvae_trainer import per_vertex_error
+from vqhps.training.precision import autocast
 
 
 def sample_rows(n: int, size: int | None, seed: int) -> np.ndarray:
@@ -43,7 +43,7 @@ def decoded_pve_mm(
         tokens: (N, T) integer token ids of those meshes.
         batch_size: meshes per decoder pass.
         device: where to compute.
-        precision: of the decoder pass (:func:`vqhps.precision.autocast`).
+        precision: of the decoder pass (:func:`vqhps.training.precision.autocast`).
 
     Returns:
         (N,) float32, millimetres (the same quantity as ``tokenize(..., errors=True)``).
