@@ -38,9 +38,6 @@ RUN_BY: dict[str, str] = {
     "snakemake paper": "tests/test_e2e_paper.py::test_snakemake_paper_builds_the_image_and_mesh_sets",
     "snakemake study --cores 2": _STUDY + " (dry run, -n); the full study is not run: ~50 min",
     "snakemake study": _STUDY + " (dry run, -n)",
-    "python -m vqhps.stages.train_<model> --experiment demo --regime full": (
-        "not run: a template for the two stage commands; tests/stages/test_train_image_stages.py runs both"
-    ),
     "make install": "ci: .ci/run (`make test` installs first)",
     "pip install --no-deps -e .": "ci: .ci/run (`make install` runs it)",
     "conda env create -f environment.yml": "not run: no conda here; tests/test_environment.py keeps its pins",
