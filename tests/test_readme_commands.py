@@ -36,7 +36,7 @@ RUN_BY: dict[str, str] = {
     "make test": "ci: .ci/run",
     "snakemake demo": _TINY_RUN + " (tiny params)",
     "snakemake paper": "tests/test_e2e_paper.py::test_snakemake_paper_builds_the_image_and_mesh_sets",
-    "snakemake study --cores 2": _STUDY + " (dry run, -n); the full study (46 min here) ran once by hand: README",
+    "snakemake study --cores 2": _STUDY + " (dry run, -n); the full study (46 min) ran by hand",
     "snakemake study": _STUDY + " (dry run, -n)",
     "make install": "ci: .ci/run (`make test` installs first)",
     "pip install --no-deps -e .": "ci: .ci/run (`make install` runs it)",
