@@ -49,7 +49,7 @@ class RegressionOutput:
     verts: Tensor
     rotmat: Tensor
     cam: Tensor
-    rot_fit: Tensor | None = None
+    rot_fit: Tensor
 
 
 class MeshRegressor(nn.Module):
@@ -134,9 +134,7 @@ def regression_losses(
     terms = {
         "vertex": losses.vertex_l1(output.canonical, target_canonical),
         "joint": losses.joint_l1(output.canonical, target_canonical, joint_regressor),
-        "rotation": losses.rotation_mse(
-            output.rotmat if output.rot_fit is None else output.rot_fit, target_rotmat
-        ),
+        "rotation": losses.rotation_mse(output.rot_fit, target_rotmat),
         "reprojection": losses.reprojection_l1(
             losses.weak_perspective_project(regress_joints(output.verts, joint_regressor), output.cam),
             keypoints2d,

@@ -138,9 +138,8 @@ class BaselineTask:
 
     @staticmethod
     def _float(out: RegressionOutput) -> RegressionOutput:
-        fit = None if out.rot_fit is None else out.rot_fit.float()
         return RegressionOutput(
-            out.canonical.float(), out.verts.float(), out.rotmat.float(), out.cam.float(), fit
+            out.canonical.float(), out.verts.float(), out.rotmat.float(), out.cam.float(), out.rot_fit.float()
         )
 
     def losses(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
