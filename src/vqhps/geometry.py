@@ -115,7 +115,8 @@ def matrix_to_quaternion(rotation: Tensor) -> Tensor:
 
 
 def project_to_rotation(matrix: Tensor) -> Tensor:
-    """Nearest rotation (Frobenius norm) of each 3x3 matrix: ``U diag(1, 1, det(U V^T)) V^T`` from its SVD.
+    """Nearest rotation (Frobenius norm) of each 3x3 matrix: ``U diag(1, 1, ±1) V^T`` from its SVD, the
+    last sign that of ``det(U V^T)`` (the reflection case), so the result is a proper rotation.
 
     Args:
         matrix: (..., 3, 3) float matrices (not necessarily orthogonal).
@@ -124,9 +125,9 @@ def project_to_rotation(matrix: Tensor) -> Tensor:
         (..., 3, 3) proper rotations (orthonormal, determinant +1).
     """
     u, _, vh = torch.linalg.svd(matrix)
-    det = torch.det(u @ vh)
-    ones = torch.ones_like(det)
-    return u @ torch.diag_embed(torch.stack([ones, ones, det], dim=-1)) @ vh
+    ones = torch.ones(matrix.shape[:-1], dtype=matrix.dtype, device=matrix.device)  # (..., 3)
+    ones[..., 2] = torch.where(torch.linalg.det(u @ vh) < 0, -1.0, 1.0).to(matrix.dtype)
+    return u @ torch.diag_embed(ones) @ vh
 
 
 def rot6d_to_matrix(rot6d: Tensor) -> Tensor:

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vqhps.geometry import project_to_rotation
+
 ArrayLike = np.ndarray | Tensor
 
 MM_PER_M = 1000.0
@@ -67,16 +69,10 @@ def similarity_transform(pred: Tensor, gt: Tensor) -> tuple[Tensor, Tensor, Tens
     # 1. Centre both point sets.
     mu_p, mu_g = pred.mean(dim=1, keepdim=True), gt.mean(dim=1, keepdim=True)
     xp, xg = pred - mu_p, gt - mu_g
-    # 2. Cross-covariance K = Xp^T Xg (3x3) and its SVD. torch.linalg.svd returns Vh = V^T, not V.
+    # 2-3. Cross-covariance K = Xp^T Xg (3x3); R is the rotation nearest K^T (from its SVD, the last
+    #      singular direction flipped when the nearest orthogonal matrix is a reflection).
     k = xp.transpose(1, 2) @ xg
-    u, _, vh = torch.linalg.svd(k)
-    v = vh.transpose(1, 2)
-    # 3. Flip the last singular direction when U V^T is a reflection, so R is a proper rotation.
-    #    (torch.sign would give 0 for a rank-deficient K; force +/-1 instead.)
-    det = torch.linalg.det(v @ u.transpose(1, 2))
-    z = torch.ones_like(k[:, 0])  # (B, 3)
-    z[:, 2] = torch.where(det < 0, -1.0, 1.0).to(k.dtype)
-    rot = v @ torch.diag_embed(z) @ u.transpose(1, 2)
+    rot = project_to_rotation(k.transpose(1, 2))
     # 4. Scale = trace(R K) / ||Xp||^2; guard a degenerate (all points equal) source.
     var_p = (xp**2).sum(dim=(1, 2)).clamp_min(torch.finfo(pred.dtype).tiny)
     scale = torch.diagonal(rot @ k, dim1=1, dim2=2).sum(-1) / var_p
