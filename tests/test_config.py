@@ -83,3 +83,41 @@ def test_missing_stage_section_is_clear(repo):
     params = load_params(repo / "params.yaml").experiment("paper")
     with pytest.raises(ConfigError, match="no 'make_synthetic' section"):
         params.section("make_synthetic")
+
+
+@pytest.mark.parametrize(
+    "section, key",
+    [
+        ("train_mesh_vqvae.model", "n_basis"),
+        ("train_mesh_vqvae.hierarchy", "levels"),
+        ("train_vqhps.loss_weights", "tokens"),
+        ("train_baseline.loss_weights", "vertex"),
+    ],
+)
+def test_core_defaults_are_not_params_defaults(raw, section, key):
+    """The model sections are typed with the core dataclasses, whose fields have the paper's defaults for
+    code and tests; a params file must state them all the same (PARAMS_REQUIRED)."""
+    bad = copy.deepcopy(raw)
+    first, second = section.split(".")
+    del bad["demo"][first][second][key]
+    with pytest.raises(ConfigError, match=rf"demo\.{first}\.{second}\.{key}: missing required key"):
+        parse_params(bad)
+
+
+def test_optional_core_fields_keep_their_default(raw):
+    trimmed = copy.deepcopy(raw)
+    del trimmed["demo"]["train_mesh_vqvae"]["hierarchy"]["forced_centers"]
+    del trimmed["demo"]["train_mesh_vqvae"]["model"]["data_init"]
+    section = parse_params(trimmed).experiment("demo").train_mesh_vqvae
+    assert section.hierarchy.forced_centers == () and section.model.data_init is False
+
+
+def test_core_validation_names_the_key(raw):
+    bad = copy.deepcopy(raw)
+    bad["demo"]["train_vqhps"]["loss_weights"]["rotation"] = -1.0
+    with pytest.raises(ConfigError, match=r"demo\.train_vqhps\.loss_weights: rotation: .* >= 0"):
+        parse_params(bad)
+    bad = copy.deepcopy(raw)
+    bad["demo"]["train_mesh_vqvae"]["model"]["decay"] = 1.0
+    with pytest.raises(ConfigError, match=r"demo\.train_mesh_vqvae\.model: decay: 1\.0 is outside"):
+        parse_params(bad)

@@ -20,6 +20,8 @@ import yaml
 
 from vqhps.data.crop_config import Augment
 from vqhps.infra.configtools import ConfigError, build, to_plain
+from vqhps.models.mesh_vqvae_config import HierarchySettings, MeshVQVAEConfig
+from vqhps.training.loss_weights import RegressionLossWeights, VQHPSLossWeights
 
 EXPERIMENTS = ("demo", "paper")
 # Names of vqhps.body.anny_body.TOPOLOGIES (not imported here: it needs torch; a test keeps them in step).
@@ -150,38 +152,6 @@ class PrepareImagesParams:
             raise ConfigError(f"splits: image set(s) {twice} listed more than once; each goes to one split")
 
 
-@dataclass(frozen=True)
-class HierarchyParams:
-    """Pooling hierarchy of the Mesh-VQ-VAE, built from the template mesh (reference §2.2)."""
-
-    levels: tuple[
-        tuple[int, int, int], ...
-    ]  # per level (stride, pool radius, unpool radius); stride 1 = conv level
-    forced_centers: tuple[int, ...] = ()  # template vertex ids kept as centres down to the coarsest level
-    # meshconv: MeshConvolution's walk (its SMPL tables exactly); sorted: over ascending neighbour lists
-    builder: Literal["meshconv", "sorted"] = "sorted"
-
-
-@dataclass(frozen=True)
-class MeshVQVAEParams:
-    """Architecture of the Mesh-VQ-VAE (paper: channels 32-64-128-9, 9 basis kernels, 512 codes)."""
-
-    channels: tuple[int, ...]  # output channels of the encoder's vc-conv layers; the last is the code size
-    n_basis: int  # basis kernels per vc-conv layer
-    codebook_size: int  # number of codes K
-    beta: float  # commitment weight
-    decay: float  # EMA decay of the codebook
-    dead_code_restart: bool  # re-seed unused codes from encoder outputs (off in the paper)
-    data_init: bool = False  # start the codes on the first batch's latents (off in the paper)
-
-    def __post_init__(self) -> None:
-        _positive(self, "n_basis", "codebook_size")
-        if not self.channels or min(self.channels) <= 0:
-            raise ConfigError(f"channels: list positive channel counts, got {list(self.channels)}")
-        _in_range(self, "decay", 0.0, 1.0, high_open=True)
-        _in_range(self, "beta", 0.0, float("inf"))
-
-
 Precision = Literal["fp32", "bf16", "auto"]  # vqhps.training.precision.PRECISIONS
 
 
@@ -189,8 +159,8 @@ Precision = Literal["fp32", "bf16", "auto"]  # vqhps.training.precision.PRECISIO
 class TrainMeshVQVAEParams:
     """Mesh-VQ-VAE optimisation (paper: Adam, lr 5e-5, batch 16)."""
 
-    hierarchy: HierarchyParams
-    model: MeshVQVAEParams
+    hierarchy: HierarchySettings  # vqhps.models.mesh_vqvae_config
+    model: MeshVQVAEConfig  # vqhps.models.mesh_vqvae_config
     steps: int  # optimiser steps
     batch_size: int  # meshes per step
     lr: float  # Adam learning rate
@@ -360,22 +330,13 @@ class VQHPSModelParams:
 
 
 @dataclass(frozen=True)
-class VQHPSLossParams:
-    """Weights of the VQ-HPS loss terms (paper: all 1)."""
-
-    tokens: float  # token cross-entropy
-    rotation: float  # rotation-matrix MSE
-    reprojection: float  # L1 2D reprojection of the regressed joints
-
-
-@dataclass(frozen=True)
 class TrainVQHPSParams:
     """VQ-HPS (reference §3.1-3.5): token transformer + rotation/camera branch, frozen tokenizer decoder.
 
     What it shares with the baseline (backbone, crops, optimiser) is ``image_training``."""
 
     model: VQHPSModelParams
-    loss_weights: VQHPSLossParams
+    loss_weights: VQHPSLossWeights  # vqhps.training.loss_weights
 
     # where each key of the former flat layout (every field in the stage's own section) lives now
     MOVED_KEYS: ClassVar[dict[str, str]]
@@ -395,23 +356,13 @@ class BaselineModelParams:
 
 
 @dataclass(frozen=True)
-class BaselineLossParams:
-    """Weights of the regression baseline's loss terms."""
-
-    vertex: float  # L1 on canonical vertices
-    joint: float  # L1 on regressed canonical joints
-    rotation: float  # rotation-matrix MSE
-    reprojection: float  # L1 2D reprojection
-
-
-@dataclass(frozen=True)
 class TrainBaselineParams:
     """The regression baseline: VQ-HPS's backbone and rotation/camera branch, the mesh regressed directly.
 
     What it shares with VQ-HPS (backbone, crops, optimiser) is ``image_training``."""
 
     model: BaselineModelParams
-    loss_weights: BaselineLossParams
+    loss_weights: RegressionLossWeights  # vqhps.training.loss_weights
 
     MOVED_KEYS: ClassVar[dict[str, str]]  # as TrainVQHPSParams.MOVED_KEYS
 

@@ -35,9 +35,12 @@ def build(cls: type, data: Any, path: str) -> Any:
             f"Allowed keys in {path}: {', '.join(sorted(fields))}"
         )
     values = {}
+    # a core dataclass's defaults serve code and tests; a params file states these keys all the same
+    stated = set(getattr(cls, "PARAMS_REQUIRED", ()))
     for name, field in fields.items():
         if name not in data:
-            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            no_default = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+            if no_default or name in stated:
                 raise ConfigError(f"{path}.{name}: missing required key ({_type_name(hints[name])})")
             continue
         values[name] = convert(hints[name], data[name], f"{path}.{name}")

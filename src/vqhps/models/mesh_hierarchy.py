@@ -10,27 +10,16 @@ import hashlib
 import json
 import os
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from vqhps.io.atomic import atomic_path
+from vqhps.models.mesh_vqvae_config import HierarchySettings
 
 # Bump when the algorithm changes so stale cache files are never reused.
 _ALGORITHM_VERSION = "1"
-
-# MeshConvolution's SMPL "medium" layout (levels 0-6 of set_7k_mesh_layers_dfaust): conv, pool, conv, ...
-MEDIUM_LEVELS: tuple[tuple[int, int, int], ...] = (
-    (1, 1, 1),
-    (2, 2, 2),
-    (1, 1, 1),
-    (2, 2, 2),
-    (1, 1, 1),
-    (2, 2, 2),
-    (1, 1, 1),
-)
 
 
 @dataclass(frozen=True)
@@ -137,34 +126,6 @@ class MeshHierarchy:
             ]
             levels.append(HierarchyLevel(tables[0], tables[1], bool(a[f"level{i}_resamples"])))
         return cls(int(a["n_vertices"]), tuple(levels), source)
-
-
-@dataclass(frozen=True)
-class HierarchySettings:
-    """How to sample the hierarchy.
-
-    Attributes:
-        levels: one (stride, pool_radius, unpool_radius) per level; stride 1 = conv level (all points kept).
-        forced_centers: template vertex ids that must stay centres at every level (tried first by the BFS).
-        builder: ``meshconv`` walks the mesh in MeshConvolution's order (``meshconv_pooler``: on SMPL it
-            gives the original's dfaust2 tables exactly); ``sorted`` walks sorted neighbour lists (this
-            module's own builder; other centres, e.g. 56 instead of 54 SMPL tokens).
-    """
-
-    levels: tuple[tuple[int, int, int], ...] = MEDIUM_LEVELS
-    forced_centers: tuple[int, ...] = field(default_factory=tuple)
-    builder: Literal["meshconv", "sorted"] = "sorted"
-
-    def __post_init__(self) -> None:
-        if self.builder not in ("meshconv", "sorted"):
-            raise ValueError(f"hierarchy builder '{self.builder}' is unknown; use meshconv or sorted")
-        for stride, r_pool, r_unpool in self.levels:
-            if stride < 1 or r_pool < stride - 1 or r_unpool < stride - 1:
-                raise ValueError(
-                    f"level (stride, pool radius, unpool radius) = {(stride, r_pool, r_unpool)}: need"
-                    " stride >= 1 and both radii >= stride - 1,"
-                    " so that every vertex is pooled and unpooled"
-                )
 
 
 def mesh_graph(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:

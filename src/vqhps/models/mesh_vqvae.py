@@ -2,64 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from vqhps.models.mesh_hierarchy import MeshHierarchy
+from vqhps.models.mesh_vqvae_config import MeshVQVAEConfig
 from vqhps.models.quantizer import EMAVectorQuantizer
 from vqhps.models.vcconv import LearnedPool, VCConv
-
-
-@dataclass(frozen=True)
-class MeshVQVAEConfig:
-    """Architecture settings (paper "medium" values by default).
-
-    Attributes:
-        channels: output channels of the encoder's vc-conv layers; the last one is the code size.
-        n_basis: basis kernels M of every vc-conv layer.
-        codebook_size: number of codes.
-        beta: commitment weight.
-        decay: EMA decay of the codebook.
-        eps: Laplace smoothing constant.
-        dead_code_restart: re-seed codes whose EMA count drops below ``dead_code_threshold`` (paper: off).
-        dead_code_threshold: EMA count below which a code counts as dead.
-        data_init: start the codes on the first training batch's latents (not in the paper; see quantizer).
-    """
-
-    channels: tuple[int, ...] = (32, 64, 128, 9)
-    n_basis: int = 9
-    codebook_size: int = 512
-    beta: float = 0.25
-    decay: float = 0.99
-    eps: float = 1e-5
-    dead_code_restart: bool = False
-    dead_code_threshold: float = 1e-3
-    data_init: bool = False
-
-    @property
-    def code_dim(self) -> int:
-        """Size of one code (= last encoder channel count)."""
-        return self.channels[-1]
-
-    def to_dict(self) -> dict:
-        """Plain dict (lists, numbers) for checkpoints and configs."""
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> MeshVQVAEConfig:
-        """Inverse of :meth:`to_dict`; rejects unknown keys by name."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown MeshVQVAEConfig keys {sorted(unknown)}; known: {sorted(known)}")
-        d = dict(d)
-        if "channels" in d:
-            d["channels"] = tuple(int(c) for c in d["channels"])
-        return cls(**d)
 
 
 @dataclass
@@ -116,9 +67,9 @@ class MeshVQVAE(nn.Module):
             c.code_dim,
             c.beta,
             c.decay,
-            c.eps,
+            c.EPS,
             c.dead_code_restart,
-            c.dead_code_threshold,
+            c.DEAD_CODE_THRESHOLD,
             c.data_init,
         )
 

@@ -47,13 +47,7 @@ def experiment_settings(params_path: Path, experiment: str) -> tuple[HierarchySe
     from vqhps.infra.configtools import to_plain
 
     section = load_params(params_path).experiment(experiment).section("train_mesh_vqvae")
-    h = section.hierarchy
-    settings = HierarchySettings(
-        levels=tuple(tuple(lv) for lv in h.levels),
-        forced_centers=tuple(h.forced_centers),
-        builder=h.builder,
-    )
-    return settings, to_plain(section.model)
+    return section.hierarchy, to_plain(section.model)
 
 
 def _parser() -> argparse.ArgumentParser:

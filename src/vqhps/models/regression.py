@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from vqhps import losses
 from vqhps.geometry import regress_joints
 from vqhps.models.vqhps import RotCamHead, build_backbones, pose_canonical
+from vqhps.training.loss_weights import RegressionLossWeights
 
 
 @dataclass(frozen=True)
@@ -99,23 +100,13 @@ class MeshRegressor(nn.Module):
         return RegressionOutput(canonical=canonical, verts=verts, rotmat=rotmat, cam=cam, rot_fit=rot_fit)
 
 
-@dataclass(frozen=True)
-class RegressionLossWeights:
-    """Weights of the baseline's loss terms (all 1 by default, like VQ-HPS's terms)."""
-
-    vertex: float = 1.0
-    joint: float = 1.0
-    rotation: float = 1.0
-    reprojection: float = 1.0
-
-
 def regression_losses(
     output: RegressionOutput,
     target_canonical: Tensor,
     target_rotmat: Tensor,
     keypoints2d: Tensor,
     joint_regressor: Tensor,
-    weights: RegressionLossWeights = RegressionLossWeights(),
+    weights: RegressionLossWeights | None = None,
 ) -> dict[str, Tensor]:
     """Loss terms and their weighted sum for the baseline.
 
@@ -125,6 +116,7 @@ def regression_losses(
         target_rotmat: (B, 3, 3) ground-truth global rotation (camera frame).
         keypoints2d: (B, J, 3) targets in the [-1, 1] crop frame with confidence.
         joint_regressor: (J, V) rows give the J joints used by both the 3D joint and the 2D loss.
+        weights: loss weights (None: all 1).
 
     Returns:
         ``{"vertex", "joint", "rotation", "reprojection", "total"}`` scalars. vertex/joint are L1 in metres on
@@ -140,5 +132,6 @@ def regression_losses(
             keypoints2d,
         ),
     }
+    weights = weights or RegressionLossWeights()
     terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
     return terms

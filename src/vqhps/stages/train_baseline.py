@@ -29,7 +29,7 @@ class BaselineModel:
     def build(self, ctx: StageContext, topology, rest):
         import torch
 
-        from vqhps.models.regression import MeshRegressor, RegressionConfig, RegressionLossWeights
+        from vqhps.models.regression import MeshRegressor, RegressionConfig
         from vqhps.training.image_tasks import BaselineTask
 
         config = RegressionConfig(
@@ -39,7 +39,7 @@ class BaselineModel:
             topology.vertices - topology.vertices.mean(0)
         )  # centred, like the GT meshes
         model = MeshRegressor(config, template, rest)
-        weights = RegressionLossWeights(**to_plain(ctx.section.loss_weights))
+        weights = ctx.section.loss_weights
         return model, config, BaselineTask(torch.from_numpy(topology.joint_regressor), weights)
 
     def checkpoint_extra(self, regime: str, rest, topology) -> dict:

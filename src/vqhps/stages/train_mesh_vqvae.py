@@ -14,7 +14,6 @@ import shutil
 import sys
 
 from vqhps.cli import StageContext, UserError, stage_main
-from vqhps.infra.configtools import to_plain
 from vqhps.infra.seeding import stage_seed
 from vqhps.io.atomic import atomic_path
 from vqhps.io.schemas import MESHES
@@ -27,8 +26,8 @@ def run(ctx: StageContext) -> dict[str, float]:
 
     from vqhps.data.motion_sampler import FileFrameSampler
     from vqhps.io.checkpoint import load_checkpoint
-    from vqhps.models.mesh_hierarchy import HierarchySettings, build_hierarchy, default_cache_dir
-    from vqhps.models.mesh_vqvae import MeshVQVAE, MeshVQVAEConfig
+    from vqhps.models.mesh_hierarchy import build_hierarchy, default_cache_dir
+    from vqhps.models.mesh_vqvae import MeshVQVAE
     from vqhps.training.mesh_vqvae_trainer import TrainSettings, evaluate_reconstruction, train_mesh_vqvae
 
     p = ctx.section
@@ -41,15 +40,10 @@ def run(ctx: StageContext) -> dict[str, float]:
     seed = stage_seed(ctx.params.seed, "train_mesh_vqvae") % 2**31
     torch.manual_seed(seed)  # before the model is built: its initial weights are part of the run
     try:
-        settings_h = HierarchySettings(
-            levels=tuple(p.hierarchy.levels),
-            forced_centers=tuple(p.hierarchy.forced_centers),
-            builder=p.hierarchy.builder,
-        )
         hierarchy = build_hierarchy(
-            topology.faces, len(topology.vertices), settings_h, cache_dir=default_cache_dir()
+            topology.faces, len(topology.vertices), p.hierarchy, cache_dir=default_cache_dir()
         )
-        model = MeshVQVAE(hierarchy, MeshVQVAEConfig.from_dict(to_plain(p.model)))
+        model = MeshVQVAE(hierarchy, p.model)
     except ValueError as err:  # hierarchy and channels that do not fit together: a params problem
         raise UserError(f"{ctx.experiment}.train_mesh_vqvae: {err}") from None
     ctx.log(f"hierarchy points per level {hierarchy.point_counts}: {model.n_tokens} tokens")

@@ -47,7 +47,7 @@ class VQHPSModel:
         import torch
 
         from vqhps.models.vqhps import VQHPS, VQHPSConfig
-        from vqhps.training.image_tasks import VQHPSLossWeights, VQHPSTask
+        from vqhps.training.image_tasks import VQHPSTask
 
         shared, own = ctx.params.section("image_training"), ctx.section
         config = VQHPSConfig(
@@ -58,7 +58,7 @@ class VQHPSModel:
         )
         model = VQHPS(config, rest)
         regressor = torch.from_numpy(topology.joint_regressor)
-        task = VQHPSTask(self.vqvae, regressor, VQHPSLossWeights(**to_plain(own.loss_weights)))
+        task = VQHPSTask(self.vqvae, regressor, own.loss_weights)
         return model, config, task
 
     def checkpoint_extra(self, regime: str, rest, topology) -> dict:

@@ -8,8 +8,6 @@ Mesh-VQ-VAE from ``canonical_verts``, as the original does, so flipped crops get
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -19,8 +17,9 @@ from vqhps import losses
 from vqhps.eval.scoring import evaluate_protocol
 from vqhps.geometry import regress_joints
 from vqhps.models.mesh_vqvae import MeshVQVAE
-from vqhps.models.regression import RegressionLossWeights, RegressionOutput, regression_losses
+from vqhps.models.regression import RegressionOutput, regression_losses
 from vqhps.models.vqhps import pose_canonical
+from vqhps.training.loss_weights import RegressionLossWeights, VQHPSLossWeights
 
 EVAL_PROTOCOL = "vqhps"
 
@@ -43,15 +42,6 @@ def _mesh_metrics(
     )["pve_mm"]
     out["rotation_error_deg"] = rotation_error_deg(rotmat.float(), batch["global_rot"].float()).cpu().numpy()
     return out
-
-
-@dataclass(frozen=True)
-class VQHPSLossWeights:
-    """Weights of the VQ-HPS terms (paper: all 1)."""
-
-    tokens: float = 1.0
-    rotation: float = 1.0
-    reprojection: float = 1.0
 
 
 class VQHPSTask:
