@@ -16,16 +16,15 @@ import pytest
 import torch
 import yaml
 from PIL import Image
-from test_train_image_stages import BASELINE, COMMON, REGIMES, VQHPS
 
 from helpers import image_fixtures as fx
+from helpers.image_stages import BASELINE, COMMON, REGIMES, VQHPS, write_tokenizer
+from helpers.image_stages import stage_argv as _argv
 from vqhps.eval.measured_rows import METHOD_NAMES
 from vqhps.eval.protocols import DEFAULT_PROTOCOLS as PROTOCOLS  # noqa: E402  (the demo's)
 from vqhps.eval.tables import read_table_csv
-from vqhps.io.checkpoint import save_checkpoint
 from vqhps.io.schemas import IMAGES, MESHES
 from vqhps.io.shards import ShardWriter, write_template
-from vqhps.models.pretrained import mesh_vqvae_extra
 from vqhps.stages import evaluate, make_tables, train_baseline, train_vqhps
 
 SPLITS = {"train": 6, "val": 2, "test": 5}
@@ -97,23 +96,6 @@ def _write_image_set(root: Path) -> None:
     write_template(root / "meshes", fx.topology())
 
 
-def _argv(project: Path, regime: str | None = None, results: Path | None = None) -> list[str]:
-    return [
-        "--params",
-        str(project / "params.yaml"),
-        "--experiment",
-        "demo",
-        "--results",
-        str(results or project / "results"),
-        "--no-track",
-        "--workers",
-        "1",
-        "--device",
-        "cpu",
-        *(["--regime", regime] if regime else []),
-    ]
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """Trains tiny VQ-HPS and baseline models (2 steps) in both regimes once for the module's tests."""
@@ -122,15 +104,7 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     results = root / "results"
     _write_image_set(results / "demo/render_images")
-    vq = fx.tiny_vqvae()
-    save_checkpoint(
-        results / "demo/train_mesh_vqvae/model.pt",
-        vq.state_dict(),
-        vq.config.to_dict(),
-        {},
-        1,
-        extra=mesh_vqvae_extra(vq),
-    )
+    write_tokenizer(results)
     (results / "demo/train_mesh_vqvae/curves.csv").write_text("step,val_pve_mm\n1,10.0\n2,8.0\n")
     common = {**copy.deepcopy(COMMON), "steps": 2, "val_every": 2}
     params = {

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from test_train_image_stages import _argv, project  # noqa: E402, F401  (fixture)
+import pytest
 
+from helpers.image_stages import stage_argv, write_project
 from vqhps import losses
 from vqhps.stages import train_vqhps
 
 
-def test_nan_loss_is_one_line_and_leaves_no_folder(project, monkeypatch, capfd):  # noqa: F811
+@pytest.fixture
+def project(tmp_path):
+    return write_project(tmp_path)
+
+
+def test_nan_loss_is_one_line_and_leaves_no_folder(project, monkeypatch, capfd):
     real = losses.token_cross_entropy
     monkeypatch.setattr(losses, "token_cross_entropy", lambda logits, t: real(logits, t) * float("nan"))
     before = sorted(p.relative_to(project) for p in (project / "results").rglob("*"))
-    assert train_vqhps.main(_argv(project, "full")) == 1
+    assert train_vqhps.main(stage_argv(project, "full")) == 1
     err = capfd.readouterr().err
     errors = [line for line in err.splitlines() if " ERROR " in line]
     assert "Traceback" not in err and len(errors) == 1

@@ -5,72 +5,22 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from helpers import image_fixtures as fx
-from vqhps.io.checkpoint import save_checkpoint
-from vqhps.models.pretrained import load_baseline, load_vqhps, mesh_vqvae_extra
+from helpers.image_stages import stage_argv as _argv
+from helpers.image_stages import write_project
+from vqhps.models.pretrained import load_baseline, load_vqhps
 from vqhps.stages import train_baseline, train_vqhps
-
-COMMON = {  # params image_training: what both image stages share
-    "backbone": "small_cnn", "backbone_width": 4, "pretrained": None, "shared_backbone": True,
-    "crop_size": 32, "bbox_rescale": 1.2, "rotcam_hidden": 16, "batch_size": 4, "steps": 4, "lr": 1e-3,
-    "weight_decay": 1e-3, "lr_step": 2, "lr_gamma": 0.5, "val_every": 2, "ckpt_every": 2, "max_val_images": 2,
-    "augment": {"flip_prob": 0.5, "rot_prob": 0.4, "rot_std_deg": 30.0, "rot_max_deg": 60.0,
-                "scale_std": 0.25, "photometric_prob": 0.3},
-}  # fmt: skip
-VQHPS = {"model": {"d_model": 16, "heads": 2, "ffn": 32, "dropout": 0.1},
-         "loss_weights": {"tokens": 1.0, "rotation": 1.0, "reprojection": 1.0}}  # fmt: skip
-BASELINE = {"model": {"hidden": 16, "rank": 4, "dropout": 0.1},
-            "loss_weights": {"vertex": 1.0, "joint": 1.0, "rotation": 1.0, "reprojection": 1.0}}  # fmt: skip
-REGIMES = {"full": {"sources": ["anny"], "fraction": 1.0},
-           "scarce": {"sources": ["anny"], "fraction": 0.5, "steps": 3}}  # fmt: skip
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
 def project(tmp_path):
-    results = tmp_path / "results"
-    fx.write_image_set(results / "demo/render_images", {"anny": 6, "coco": 2}, n_val=2)
-    vq = fx.tiny_vqvae()
-    save_checkpoint(
-        results / "demo/train_mesh_vqvae/model.pt",
-        vq.state_dict(),
-        vq.config.to_dict(),
-        {},
-        1,
-        extra=mesh_vqvae_extra(vq),
-    )
-    params = {"demo": {
-        "seed": 0, "data_root": "data", "check_data": {"datasets": ["anny"]}, "regimes": REGIMES,
-        "image_training": COMMON, "train_vqhps": VQHPS, "train_baseline": BASELINE,
-    }}  # fmt: skip
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    return tmp_path
-
-
-def _argv(project: Path, regime: str) -> list[str]:
-    return [
-        "--params",
-        str(project / "params.yaml"),
-        "--experiment",
-        "demo",
-        "--regime",
-        regime,
-        "--results",
-        str(project / "results"),
-        "--no-track",
-        "--workers",
-        "1",
-        "--device",
-        "cpu",
-    ]
+    return write_project(tmp_path)
 
 
 def test_vqhps_stage_writes_loadable_model_curves_and_metrics(project):
