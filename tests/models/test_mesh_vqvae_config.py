@@ -12,6 +12,19 @@ def test_dict_round_trip_keeps_the_checkpoint_format():
     d = config.to_dict()
     assert d["channels"] == [8, 16, 4]
     assert d["eps"] == 1e-5 and d["dead_code_threshold"] == 1e-3  # written as before the move
+    # the key order of the checkpoints written before the move, so a checkpoint keeps its bytes
+    assert list(d) == [
+        "channels",
+        "n_basis",
+        "codebook_size",
+        "beta",
+        "decay",
+        "eps",
+        "dead_code_restart",
+    ] + [
+        "dead_code_threshold",
+        "data_init",
+    ]
     assert MeshVQVAEConfig.from_dict(d) == config
 
 

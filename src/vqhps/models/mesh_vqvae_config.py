@@ -101,7 +101,10 @@ class MeshVQVAEConfig:
         ``dead_code_threshold`` (the checkpoint format)."""
         d = asdict(self)
         d["channels"] = list(self.channels)
-        return d | {"eps": self.EPS, "dead_code_threshold": self.DEAD_CODE_THRESHOLD}
+        d["eps"], d["dead_code_threshold"] = self.EPS, self.DEAD_CODE_THRESHOLD
+        order = ("channels", "n_basis", "codebook_size", "beta", "decay", "eps", "dead_code_restart")
+        order += ("dead_code_threshold", "data_init")  # the key order of checkpoints written before
+        return {key: d[key] for key in order}
 
     @classmethod
     def from_dict(cls, d: dict) -> MeshVQVAEConfig:
