@@ -79,6 +79,14 @@ def _training_step(model: VQHPS, batch: int, device: torch.device) -> tuple:
     return loss_fn, opt
 
 
+def _optimise(loss_fn, opt: torch.optim.Optimizer) -> None:
+    """One whole training step: loss, backward, AdamW update."""
+    loss = loss_fn()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def train_throughput(
     model: VQHPS, batch: int, iters: int, device: torch.device, flops: list | None = None
 ) -> float:
@@ -87,10 +95,7 @@ def train_throughput(
     model.train()
 
     def step() -> None:
-        loss = loss_fn()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _optimise(loss_fn, opt)
 
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -139,10 +144,7 @@ def top_ops(model: VQHPS, batch: int, device: torch.device, n: int = 6) -> list[
     model.train()
     loss_fn().backward()  # warm-up
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        loss = loss_fn()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _optimise(loss_fn, opt)
     events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
     whole = sum(e.self_cpu_time_total for e in events)
     events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)

@@ -10,7 +10,7 @@ defaults are the paper's; ``PARAMS_REQUIRED`` lists the fields a params file mus
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import ClassVar, Literal
 
 
@@ -99,12 +99,17 @@ class MeshVQVAEConfig:
     def to_dict(self) -> dict:
         """Plain dict (lists, numbers) for checkpoints, with the quantiser constants ``eps`` and
         ``dead_code_threshold`` (the checkpoint format)."""
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        d["eps"], d["dead_code_threshold"] = self.EPS, self.DEAD_CODE_THRESHOLD
-        order = ("channels", "n_basis", "codebook_size", "beta", "decay", "eps", "dead_code_restart")
-        order += ("dead_code_threshold", "data_init")  # the key order of checkpoints written before
-        return {key: d[key] for key in order}
+        return {  # the key order of the checkpoints written before the move (a pickled dict keeps it)
+            "channels": list(self.channels),
+            "n_basis": self.n_basis,
+            "codebook_size": self.codebook_size,
+            "beta": self.beta,
+            "decay": self.decay,
+            "eps": self.EPS,
+            "dead_code_restart": self.dead_code_restart,
+            "dead_code_threshold": self.DEAD_CODE_THRESHOLD,
+            "data_init": self.data_init,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> MeshVQVAEConfig:
